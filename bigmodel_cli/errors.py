@@ -48,7 +48,8 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> str:
     """The message for a registry miss: what was asked, the closest name, and all known names."""
     known = sorted(known)
-    return f"unknown {kind} '{name}'{did_you_mean(name, known)} known: {', '.join(known)}"
+    hint = did_you_mean(name, known) or ";"
+    return f"unknown {kind} '{name}'{hint} known: {', '.join(known)}"
 
 
 def lookup(registry: dict, kind: str, name: str, error: type[BigModelError] = ConfigError):

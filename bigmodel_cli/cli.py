@@ -1,0 +1,165 @@
+"""The `bigmodel` command: thin commands that parse, load the config and call the library.
+
+Heavy imports (TensorFlow, the data and model code) happen inside the commands, so that
+`bigmodel --help` and config checks answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from . import __version__
+from .errors import BigModelError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Train Keras models from YAML configs.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect and check configs.")
+app.add_typer(config_app, name="config")
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+# Options shared by several commands, declared once.
+Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log.")]
+Overrides = Annotated[list[str] | None, typer.Option(
+    "--set", "-s", metavar="KEY=VALUE",
+    help="Override a config value, e.g. --set optimizer.learning_rate=3e-4 (repeatable).")]
+ConfigPath = Annotated[Path, typer.Argument(help="A YAML config, e.g. configs/quickstart.yaml.",
+                                            show_default=False)]
+RunPath = Annotated[Path, typer.Argument(help="A run directory written by 'bigmodel train'.",
+                                         show_default=False)]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        stdout.print(f"bigmodel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True, help="Print the version.")] = False):
+    """Train Keras models from YAML configs: one command per recipe, on CPU, GPU or TPU."""
+
+
+@app.command()
+def train(config: ConfigPath, overrides: Overrides = None,
+          run_dir: Annotated[Path | None, typer.Option(
+              help="Where to write the run (default runs/<name>).")] = None,
+          debug: Debug = False, verbose: Verbose = False) -> None:
+    """Train the model a config describes. Running it again on the same run directory resumes."""
+    from . import config as config_module, runner
+
+    loaded = config_module.load(config, overrides or [])
+    runner.train(loaded, run_dir or Path("runs") / loaded.name, stdout, verbose)
+
+
+@app.command()
+def evaluate(run_dir: RunPath,
+             split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
+             json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+             debug: Debug = False, verbose: Verbose = False) -> None:
+    """Evaluate a trained run on a split of its dataset."""
+    from . import inference
+    from .runs import json_text
+
+    metrics = inference.evaluate(run_dir, split, verbose)
+    if json_output:
+        print(json_text(metrics), end="")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{run_dir} · {split} ({metrics.pop('examples'):,} examples)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        if name != "split":
+            table.add_row(name, f"{value:.4f}")
+    stdout.print(table)
+
+
+@app.command()
+def predict(run_dir: RunPath,
+            inputs: Annotated[list[str], typer.Argument(
+                help="Files (.npy, .npz, images, text with one example per line) or raw text.",
+                show_default=False)],
+            top_k: Annotated[int, typer.Option(min=1, help="Classes to show per input.")] = 3,
+            output_format: Annotated[str, typer.Option(
+                "--format", help="table, jsonl or csv.")] = "table",
+            output: Annotated[Path | None, typer.Option(
+                help="Write to this file instead of the terminal.")] = None,
+            debug: Debug = False, verbose: Verbose = False) -> None:
+    """Predict with a trained run on raw inputs."""
+    from . import atomic, inference
+    from .errors import UsageError
+
+    if output_format not in ("table", "jsonl", "csv"):
+        raise UsageError(f"--format {output_format}: use table, jsonl or csv")
+    if output is not None and output_format == "table":
+        output_format = "csv" if output.suffix == ".csv" else "jsonl"
+    rows = inference.predict(run_dir, inputs, top_k, verbose)
+    if output is not None:
+        atomic.write_text(output, inference.format_rows(rows, output_format))
+        stderr.print(f"wrote {len(rows)} predictions to {output}")
+    elif output_format == "table":
+        stdout.print(_prediction_table(rows, top_k))
+    else:
+        print(inference.format_rows(rows, output_format), end="")
+
+
+def _prediction_table(rows: list[dict], top_k: int):
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("input")
+    if rows and "value" in rows[0]:
+        table.add_column("value", justify="right")
+        for row in rows:
+            table.add_row(escape(row["input"]), f"{row['value']:.4f}")
+        return table
+    for rank in range(1, min(top_k, len(rows[0]["top"])) + 1 if rows else 1):
+        table.add_column(f"#{rank}")
+    for row in rows:
+        table.add_row(escape(row["input"]), *(f"{escape(guess['class'])} {guess['probability']:.3f}"
+                                              for guess in row["top"]))
+    return table
+
+
+@config_app.command("show")
+def config_show(config: ConfigPath, overrides: Overrides = None, debug: Debug = False) -> None:
+    """Print the fully resolved config (every default written out) as YAML."""
+    from . import config as config_module
+
+    print(config_module.dump(config_module.load(config, overrides or [])), end="")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; domain errors become one red line and an exit code (2 usage, 1 runtime)."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        # Typer's standalone mode handles --help, usage errors (exit 2) and exits itself.
+        app(args=argv, prog_name="bigmodel")
+    except KeyboardInterrupt:
+        stderr.print("[red]interrupted[/]")
+        sys.exit(130)
+    except BigModelError as error:
+        if debug:
+            traceback.print_exc()
+        for line in str(error).splitlines():
+            stderr.print(f"error: {escape(line)}", style="red", soft_wrap=True)
+        sys.exit(error.exit_code)
+    except Exception as error:  # noqa: BLE001 - the last line of defence for the user
+        if debug:
+            raise
+        stderr.print(f"error: unexpected {type(error).__name__}: {escape(str(error))} "
+                     "(rerun with --debug for the traceback)", style="red", soft_wrap=True)
+        sys.exit(1)

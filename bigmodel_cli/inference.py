@@ -1,0 +1,90 @@
+"""Evaluate and predict from a run directory, and format predictions for people or programs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import config as config_module
+from .data.spec import BINARY, REGRESSION, InputSpec, TargetSpec
+from .errors import UsageError
+from .runs import RunDir, read_json
+from .schema import Config
+from .tfenv import import_tensorflow
+
+SPLITS = ("train", "validation", "test")
+
+
+def load_run(run_dir: Path) -> tuple[RunDir, Config, InputSpec, TargetSpec]:
+    run = RunDir(Path(run_dir)).require()
+    config = config_module.load(run.config)
+    spec = read_json(run.spec)
+    return run, config, InputSpec.from_dict(spec["input"]), TargetSpec.from_dict(spec["target"])
+
+
+def load_model(run: RunDir, verbose: bool = False):
+    import_tensorflow(verbose)
+    import keras
+
+    return keras.models.load_model(run.model_file(), safe_mode=True)
+
+
+def evaluate(run_dir: Path, split: str = "test", verbose: bool = False) -> dict:
+    if split not in SPLITS:
+        raise UsageError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
+    run, config, _, _ = load_run(run_dir)
+    model = load_model(run, verbose)
+    from . import data
+
+    bundle = data.load(config.data, config.seed)
+    dataset = bundle.split(split)
+    if dataset is None:
+        raise UsageError(f"the run {run.path} has no {split} split; "
+                         f"use one of: {', '.join(s for s in SPLITS if bundle.split(s))}")
+    metrics = model.evaluate(dataset, return_dict=True, verbose=0)
+    return {"split": split, "examples": bundle.sizes[split], **metrics}
+
+
+def predict(run_dir: Path, arguments: list[str], top_k: int = 3,
+            verbose: bool = False) -> list[dict]:
+    run, _, spec, target = load_run(run_dir)
+    from .inputs import read_inputs
+
+    labels, batch = read_inputs(arguments, spec)
+    model = load_model(run, verbose)
+    outputs = np.asarray(model.predict(batch, verbose=0))
+    return [_row(label, output, target, top_k) for label, output in zip(labels, outputs)]
+
+
+def _row(label: str, output: np.ndarray, target: TargetSpec, top_k: int) -> dict:
+    if target.task == REGRESSION:
+        return {"input": label, "value": float(output.reshape(-1)[0])}
+    if output.shape[-1] == 1 and target.task == BINARY:
+        positive = float(output.reshape(-1)[0])
+        output = np.array([1.0 - positive, positive])
+    order = np.argsort(-output)[:top_k]
+    names = target.class_names or [str(index) for index in range(len(output))]
+    return {"input": label,
+            "top": [{"class": names[index], "probability": float(output[index])}
+                    for index in order]}
+
+
+def format_rows(rows: list[dict], output_format: str) -> str:
+    """jsonl or csv text; the table format is drawn by the CLI with Rich."""
+    if output_format == "jsonl":
+        return "".join(json.dumps(row) + "\n" for row in rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if rows and "value" in rows[0]:
+        writer.writerow(["input", "value"])
+        writer.writerows([row["input"], row["value"]] for row in rows)
+    else:
+        writer.writerow(["input", "rank", "class", "probability"])
+        for row in rows:
+            for rank, guess in enumerate(row["top"], start=1):
+                writer.writerow([row["input"], rank, guess["class"], f"{guess['probability']:.6f}"])
+    return buffer.getvalue()
