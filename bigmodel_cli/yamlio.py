@@ -17,7 +17,9 @@ from .errors import ConfigError
 # Dotted-key path (a tuple of keys and list indices) -> "file:line:column" or "--set key=value".
 Origins = dict[tuple, str]
 
-_STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
+# Plain data only: any other tag (!!python/object, !!binary, custom ones) is refused.
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}"
+               for name in ("null", "bool", "int", "float", "str", "seq", "map")}
 
 
 def read_yaml(path: Path) -> tuple[Any, Origins]:
@@ -57,7 +59,7 @@ def _where(node: yaml.Node, source: str) -> str:
 
 
 def _build(node: yaml.Node, path: tuple, loader, source: str, origins: Origins) -> Any:
-    if not node.tag.startswith(_STANDARD_TAG_PREFIX):
+    if node.tag not in _PLAIN_TAGS:
         raise ConfigError(
             f"{_where(node, source)}: YAML tag '{node.tag}' is not allowed; "
             "configs hold plain values only (no Python objects)"

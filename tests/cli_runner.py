@@ -1,0 +1,18 @@
+"""Run the real `bigmodel` command in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = REPO / "configs"
+
+
+def bigmodel(*arguments, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", "bigmodel_cli", *map(str, arguments)],
+        cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, env=environment)
