@@ -56,7 +56,8 @@ def train(config: ConfigPath, overrides: Overrides = None,
               help="Where to write the run (default runs/<name>).")] = None,
           debug: Debug = False, verbose: Verbose = False) -> None:
     """Train the model a config describes. Running it again on the same run directory resumes."""
-    from . import config as config_module, runner
+    from . import config as config_module
+    from . import runner
 
     loaded = config_module.load(config, overrides or [])
     runner.train(loaded, run_dir or Path("runs") / loaded.name, stdout, verbose)

@@ -57,10 +57,10 @@ def make_strategy(tf, config: DistributeConfig):
 
 def check_batch_size(batch_size: int, replicas: int) -> None:
     if batch_size % replicas:
+        suggestion = batch_size - batch_size % replicas or replicas
         raise ConfigError(
             f"data.batch_size: the global batch {batch_size} does not divide across {replicas} "
-            f"replicas; use a multiple of {replicas}, e.g. {batch_size - batch_size % replicas "
-            f"or replicas}")
+            f"replicas; use a multiple of {replicas}, e.g. {suggestion}")
 
 
 def _tpu_available() -> bool:

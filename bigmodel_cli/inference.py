@@ -57,7 +57,8 @@ def predict(run_dir: Path, arguments: list[str], top_k: int = 3,
     labels, batch = read_inputs(arguments, spec)
     model = load_model(run, verbose)
     outputs = np.asarray(model.predict(batch, verbose=0))
-    return [_row(label, output, target, top_k) for label, output in zip(labels, outputs)]
+    rows = zip(labels, outputs, strict=True)
+    return [_row(label, output, target, top_k) for label, output in rows]
 
 
 def _row(label: str, output: np.ndarray, target: TargetSpec, top_k: int) -> dict:

@@ -67,7 +67,7 @@ class DataConfig(Section):
     sequence_length: PositiveInt | None = Field(None, description="pad or cut sequences to N")
     # tfds source
     splits: SplitNames = SplitNames()
-    data_dir: str | None = Field(None, description="tfds data directory (default ~/tensorflow_datasets)")
+    data_dir: str | None = Field(None, description="tfds folder (default ~/tensorflow_datasets)")
 
     @model_validator(mode="after")
     def _name_when_needed(self):

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
 
 
-def bigmodel(*arguments, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def bigmodel(*arguments, cwd: Path | None = None, timeout: float = 300):
     environment = {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
         [sys.executable, "-m", "bigmodel_cli", *map(str, arguments)],

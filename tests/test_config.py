@@ -8,10 +8,10 @@ import textwrap
 
 import pytest
 import yaml
+from cli_runner import CONFIGS, REPO
 
 from bigmodel_cli import config
 from bigmodel_cli.errors import ConfigError
-from cli_runner import CONFIGS, REPO
 
 VALID = """\
 name: t
@@ -104,7 +104,8 @@ def test_missing_file():
 
 def test_set_overrides_are_yaml_typed(tmp_path):
     loaded = config.load(write(tmp_path, VALID), [
-        "optimizer.learning_rate=3e-4", "model.filters=[16, 32]", "training.early_stopping.patience=2",
+        "optimizer.learning_rate=3e-4", "model.filters=[16, 32]",
+        "training.early_stopping.patience=2",
     ])
     assert loaded.optimizer.learning_rate == pytest.approx(3e-4)
     assert loaded.model.filters == [16, 32]
@@ -122,7 +123,8 @@ def test_set_without_equals(tmp_path):
 
 
 def test_transformer_size_fills_unset_fields(tmp_path):
-    text = VALID.replace("family: cnn\n  filters: [8]", "family: transformer\n  size: small\n  num_heads: 8")
+    text = VALID.replace("family: cnn\n  filters: [8]",
+                         "family: transformer\n  size: small\n  num_heads: 8")
     loaded = config.load(write(tmp_path, text))
     assert (loaded.model.embed_dim, loaded.model.num_heads, loaded.model.num_layers) == (128, 8, 2)
 

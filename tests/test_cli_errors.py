@@ -1,0 +1,81 @@
+"""Mistakes a user makes on the command line: one red line, the right exit code, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from cli_runner import REPO, bigmodel
+
+
+def test_help_is_fast_and_lists_commands():
+    started = time.perf_counter()
+    result = bigmodel("--help")
+    assert result.returncode == 0
+    for command in ("train", "evaluate", "predict", "config"):
+        assert command in result.stdout
+    assert time.perf_counter() - started < 10  # generous: only catches a TensorFlow import
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, bigmodel_cli.cli; print('tensorflow' in sys.modules)"],
+        capture_output=True, text=True, cwd=REPO, check=True)
+    assert imported.stdout.strip() == "False"
+
+
+def test_version():
+    result = bigmodel("--version")
+    assert result.returncode == 0 and result.stdout.startswith("bigmodel 0.")
+
+
+def test_missing_config_file(tmp_path):
+    result = bigmodel("train", tmp_path / "nope.yaml")
+    assert result.returncode == 2
+    assert result.stderr == f"error: config file not found: {tmp_path / 'nope.yaml'}\n"
+
+
+def test_invalid_yaml_exits_2_with_location(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nmodel:\n  family: mlp\n\tdata: 1\n")
+    result = bigmodel("train", path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {path}:4:1: invalid YAML")
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_family_suggests_and_lists(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {source: sklearn, name: iris}\nmodel: {family: mpl}\n")
+    result = bigmodel("config", "show", path)
+    assert result.returncode == 2
+    assert "model.family: unknown model family 'mpl'; did you mean 'mlp'? " \
+           "known: cnn, mlp, rnn, transformer" in result.stderr
+
+
+def test_unknown_dataset_is_a_config_error_with_suggestion(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {source: sklearn, name: irsi}\nmodel: {family: mlp}\n"
+                    "training: {epochs: 1}\n")
+    result = bigmodel("train", path, "--run-dir", tmp_path / "run")
+    assert result.returncode == 2, result.stderr
+    assert "'irsi'; did you mean 'iris'?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = bigmodel("train", tmp_path / "nope.yaml", "--debug")
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr and "config file not found" in result.stderr
+
+
+def test_evaluate_on_a_folder_that_is_not_a_run(tmp_path):
+    result = bigmodel("evaluate", tmp_path)
+    assert result.returncode == 2
+    assert "is not a bigmodel run directory" in result.stderr
+
+
+def test_bad_set_override(tmp_path):
+    result = bigmodel("config", "show", REPO / "configs" / "quickstart.yaml",
+                      "--set", "model.filtres=[8]")
+    assert result.returncode == 2
+    assert "--set model.filtres=[8]: model.filtres: unknown key 'filtres'; did you mean " \
+           "'filters'?" in result.stderr
