@@ -65,4 +65,5 @@ def test_warmup_schedule_survives_serialization():
     schedule = LinearWarmup(keras.optimizers.schedules.ExponentialDecay(1.0, 10, 0.5), 4)
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
     steps = np.arange(0, 20)
-    assert [rate_at(again, s) for s in steps] == pytest.approx([rate_at(schedule, s) for s in steps])
+    expected = [rate_at(schedule, step) for step in steps]
+    assert [rate_at(again, step) for step in steps] == pytest.approx(expected)
