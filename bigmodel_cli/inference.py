@@ -30,6 +30,9 @@ def load_model(run: RunDir, verbose: bool = False):
     import_tensorflow(verbose)
     import keras
 
+    # Registers bigmodel's own layers and schedules, which the saved model refers to by name.
+    from . import models, optim  # noqa: F401
+
     return keras.models.load_model(run.model_file(), safe_mode=True)
 
 
@@ -52,6 +55,7 @@ def evaluate(run_dir: Path, split: str = "test", verbose: bool = False) -> dict:
 def predict(run_dir: Path, arguments: list[str], top_k: int = 3,
             verbose: bool = False) -> list[dict]:
     run, _, spec, target = load_run(run_dir)
+    import_tensorflow(verbose)  # images are decoded with TensorFlow: load it quietly first
     from .inputs import read_inputs
 
     labels, batch = read_inputs(arguments, spec)

@@ -1,0 +1,179 @@
+"""From a source's `RawData` to a `DataBundle`: splits, input spec and tf.data pipelines.
+
+Statistics the model will bake into its preprocessing (normalization, vocabulary) are computed
+on the training split only, so validation and test scores stay honest.
+TensorFlow is imported inside the functions that need it: importing `bigmodel_cli.data.spec`
+(for a saved input spec) must stay cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from .spec import (
+    IMAGE,
+    REGRESSION,
+    TEXT,
+    TOKENS,
+    VECTOR,
+    DataBundle,
+    InputSpec,
+    RawData,
+    Split,
+    TargetSpec,
+)
+from .splits import cap_examples, cut_splits
+
+# A feature whose training variance is below this is treated as constant: it gets variance 1,
+# so normalizing only subtracts its mean instead of dividing by (almost) zero.
+VARIANCE_FLOOR = 1e-12
+DEFAULT_TEXT_VOCABULARY = 20_000
+DEFAULT_TEXT_LENGTH = 128
+# TextVectorization reserves id 0 for padding and id 1 for unknown words.
+RESERVED_TEXT_TOKENS = 2
+
+
+def make_bundle(raw: RawData, data_config, seed: int) -> DataBundle:
+    """Cut the missing splits, describe the inputs, and build batched tf.data pipelines.
+
+    `sizes` names all three splits; a split that does not exist has size 0 (and pipeline None).
+    """
+    train, validation, test = cut_splits(
+        raw.train, raw.validation, raw.test,
+        validation_fraction=data_config.validation_split,
+        test_fraction=data_config.test_split,
+        task=raw.task, seed=seed)
+    train = cap_examples(train, data_config.max_examples, seed)
+    convert = input_converter(raw, data_config)
+    splits = {
+        name: None if split is None else Split(convert(split.x), convert_labels(split.y, raw.task))
+        for name, split in {"train": train, "validation": validation, "test": test}.items()
+    }
+    input_spec = describe_inputs(raw, splits, data_config)  # checks inputs before tf.data
+    return DataBundle(
+        train=to_dataset(splits["train"], data_config, seed, training=True),
+        validation=to_dataset(splits["validation"], data_config, seed, training=False),
+        test=to_dataset(splits["test"], data_config, seed, training=False),
+        input_spec=input_spec,
+        target=TargetSpec(task=raw.task, class_names=list(raw.class_names)),
+        sizes={name: 0 if split is None else len(split) for name, split in splits.items()},
+    )
+
+
+def convert_labels(labels: np.ndarray, task: str) -> np.ndarray:
+    return np.asarray(labels, dtype=np.float32 if task == REGRESSION else np.int32).reshape(-1)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+def input_converter(raw: RawData, data_config):
+    """The function that turns a source's x into the arrays the pipelines carry."""
+    if raw.input_kind == IMAGE:
+        def convert(x):
+            # Pixels stay in [0, 255] (the model scales them). Bytes stay bytes, a quarter of
+            # the memory of float32: to_dataset casts each batch.
+            x = np.asarray(x)
+            x = x if x.dtype == np.uint8 else x.astype(np.float32)
+            return x[..., np.newaxis] if x.ndim == 3 else x  # grayscale without a channel axis
+    elif raw.input_kind == VECTOR:
+        def convert(x):
+            return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    elif raw.input_kind == TOKENS:
+        import keras
+
+        length = data_config.sequence_length or max(
+            longest_sequence(split.x) for split in present_splits(raw))
+
+        def convert(x):
+            # Padding and cutting at the end, like TextVectorization does for text.
+            return keras.utils.pad_sequences(
+                list(x), maxlen=length, dtype="int32", padding="post", truncating="post")
+    elif raw.input_kind == TEXT:
+        def convert(x):
+            return np.asarray([str(text) for text in x], dtype=object)
+    else:
+        raise DataError(
+            f"unknown input kind '{raw.input_kind}'; known: image, text, tokens, vector")
+    return convert
+
+
+def describe_inputs(raw: RawData, splits: dict[str, Split | None], data_config) -> InputSpec:
+    """The input spec, from converted splits; statistics come from the training split only."""
+    train_x = splits["train"].x
+    if raw.input_kind == IMAGE:
+        return InputSpec(kind=IMAGE, shape=train_x.shape[1:], dtype="float32", scale=1 / 255)
+    if raw.input_kind == VECTOR:
+        return vector_spec(train_x)
+    if raw.input_kind == TOKENS:
+        return token_spec(raw, splits, data_config)
+    return text_spec(train_x, data_config)
+
+
+def vector_spec(train_x: np.ndarray) -> InputSpec:
+    features = train_x.astype(np.float64)
+    variance = features.var(axis=0)
+    variance = np.where(variance < VARIANCE_FLOOR, 1.0, variance)
+    return InputSpec(
+        kind=VECTOR, shape=train_x.shape[1:], dtype="float32",
+        mean=[float(value) for value in features.mean(axis=0)],
+        variance=[float(value) for value in variance])
+
+
+def token_spec(raw: RawData, splits: dict[str, Split | None], data_config) -> InputSpec:
+    """Token ids in [0, vocab_size), 0 being padding."""
+    largest_id = max(int(split.x.max(initial=0)) for split in splits.values() if split is not None)
+    vocab_size = raw.vocab_size or data_config.vocab_size or largest_id + 1
+    if largest_id >= vocab_size:
+        raise DataError(
+            f"token id {largest_id} is outside the vocabulary of {vocab_size} ids; "
+            "raise data.vocab_size or leave it unset")
+    length = splits["train"].x.shape[1]
+    return InputSpec(kind=TOKENS, shape=(length,), dtype="int32",
+                     vocab_size=vocab_size, sequence_length=length)
+
+
+def text_spec(train_x: np.ndarray, data_config) -> InputSpec:
+    """Raw strings; the vocabulary is learned here so the model can hold it in a layer."""
+    import keras
+
+    length = data_config.sequence_length or DEFAULT_TEXT_LENGTH
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=data_config.vocab_size or DEFAULT_TEXT_VOCABULARY,
+        output_sequence_length=length)
+    vectorizer.adapt(train_x)
+    # Without '' and '[UNK]': TextVectorization(vocabulary=...) adds them back itself.
+    vocabulary = [str(word) for word in vectorizer.get_vocabulary()[RESERVED_TEXT_TOKENS:]]
+    return InputSpec(
+        kind=TEXT, shape=(), dtype="string", vocabulary=vocabulary, sequence_length=length,
+        vocab_size=len(vocabulary) + RESERVED_TEXT_TOKENS)  # ids the vectorizer can output
+
+
+def present_splits(raw: RawData) -> list[Split]:
+    return [split for split in (raw.train, raw.validation, raw.test) if split is not None]
+
+
+def longest_sequence(sequences) -> int:
+    return max((len(sequence) for sequence in sequences), default=1)
+
+
+# --- tf.data ------------------------------------------------------------------------------
+
+def to_dataset(split: Split | None, data_config, seed: int, *, training: bool):
+    """Batched, prefetched pipeline; only the training pipeline is shuffled (every epoch)."""
+    if split is None:
+        return None
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y))
+    if data_config.cache:
+        dataset = dataset.cache()
+    if training:
+        dataset = dataset.shuffle(
+            min(data_config.shuffle_buffer, len(split)), seed=seed,
+            reshuffle_each_iteration=True)
+    dataset = dataset.batch(data_config.batch_size)
+    if split.x.dtype == np.uint8:  # image bytes become the float32 pixels the spec promises
+        dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
