@@ -23,8 +23,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and check configs.")
 app.add_typer(config_app, name="config")
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Options shared by several commands, declared once.
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")]
