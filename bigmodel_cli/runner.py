@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__, atomic, distribute
+from . import __version__, atomic, distribute, performance
 from . import config as config_module
 from .errors import RunError
 from .runs import RunDir, read_json, write_json
@@ -69,9 +69,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         model = models.build_model(bundle.input_spec, bundle.target, config.model, config.name)
         model.compile(
             optimizer=optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch),
-            jit_compile=jit_compile(training.jit_compile, tf),
-            steps_per_execution=1 if training.steps_per_execution == "auto"
-            else training.steps_per_execution,
+            **performance.compile_options(training, tf),
             **models.compile_arguments(task),
         )
     console.print(f"model: {config.model.family}, {model.count_params():,} parameters, "
@@ -138,14 +136,6 @@ def available_metric(monitor: str, has_validation: bool) -> str:
     if not has_validation and monitor.startswith("val_"):
         return monitor[len("val_"):]
     return monitor
-
-
-def jit_compile(setting, tf) -> bool:
-    # Measured on a 2-core x86 CPU: XLA made the classic CNN ~2.6x slower, so auto means
-    # off without an accelerator and Keras' own choice with one.
-    if setting == "auto":
-        return "auto" if tf.config.list_logical_devices("GPU") else False
-    return setting
 
 
 def versions(tf, keras) -> dict:
