@@ -13,11 +13,13 @@ from pathlib import Path
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed onto `path`.
 
-    The temporary name keeps the suffix, because Keras chooses the save format from it.
+    The temporary name keeps the suffix, because Keras chooses the save format from it, and
+    starts with a dot, so globs over finished files never see it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix,
+    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=suffix,
                                          dir=path.parent)
     os.close(handle)
     temporary = Path(temporary)

@@ -22,6 +22,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="Train Keras models from YAML configs.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and check configs.")
 app.add_typer(config_app, name="config")
+data_app = typer.Typer(no_args_is_help=True, help="Look at a dataset as a config reads it.")
+app.add_typer(data_app, name="data")
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -29,6 +31,8 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 # Options shared by several commands, declared once.
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log.")]
+Unsafe = Annotated[bool, typer.Option(
+    "--unsafe", help="Load checkpoints that hold Python code (Lambda layers); only if trusted.")]
 Overrides = Annotated[list[str] | None, typer.Option(
     "--set", "-s", metavar="KEY=VALUE",
     help="Override a config value, e.g. --set optimizer.learning_rate=3e-4 (repeatable).")]
@@ -54,25 +58,34 @@ def _root(version: Annotated[bool, typer.Option(
 def train(config: ConfigPath, overrides: Overrides = None,
           run_dir: Annotated[Path | None, typer.Option(
               help="Where to write the run (default runs/<name>).")] = None,
+          restart: Annotated[bool, typer.Option(
+              help="Delete the run in --run-dir and start over.")] = False,
+          force: Annotated[bool, typer.Option(
+              help="Resume even though the config changed what is trained.")] = False,
+          init_from: Annotated[Path | None, typer.Option(
+              help="Start from the weights of a run directory or .keras file (fine-tuning).",
+              show_default=False)] = None,
           debug: Debug = False, verbose: Verbose = False) -> None:
-    """Train the model a config describes. Running it again on the same run directory resumes."""
+    """Train the model a config describes. Running it again on the same run directory resumes
+    an interrupted run exactly where it stopped."""
     from . import config as config_module
     from . import runner
 
     loaded = config_module.load(config, overrides or [])
-    runner.train(loaded, run_dir or Path("runs") / loaded.name, stdout, verbose)
+    runner.train(loaded, run_dir or Path("runs") / loaded.name, stdout, verbose,
+                 restart=restart, force=force, init_from=init_from)
 
 
 @app.command()
 def evaluate(run_dir: RunPath,
              split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
              json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-             debug: Debug = False, verbose: Verbose = False) -> None:
+             unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
     """Evaluate a trained run on a split of its dataset."""
     from . import inference
     from .runs import json_text
 
-    metrics = inference.evaluate(run_dir, split, verbose)
+    metrics = inference.evaluate(run_dir, split, verbose, unsafe)
     if json_output:
         print(json_text(metrics), end="")
         return
@@ -97,7 +110,7 @@ def predict(run_dir: RunPath,
                 "--format", help="table, jsonl or csv.")] = "table",
             output: Annotated[Path | None, typer.Option(
                 help="Write to this file instead of the terminal.")] = None,
-            debug: Debug = False, verbose: Verbose = False) -> None:
+            unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
     """Predict with a trained run on raw inputs."""
     from . import atomic, inference
     from .errors import UsageError
@@ -106,7 +119,7 @@ def predict(run_dir: RunPath,
         raise UsageError(f"--format {output_format}: use table, jsonl or csv")
     if output is not None and output_format == "table":
         output_format = "csv" if output.suffix == ".csv" else "jsonl"
-    rows = inference.predict(run_dir, inputs, top_k, verbose)
+    rows = inference.predict(run_dir, inputs, top_k, verbose, unsafe)
     if output is not None:
         atomic.write_text(output, inference.format_rows(rows, output_format))
         stderr.print(f"wrote {len(rows)} predictions to {output}")
@@ -135,11 +148,84 @@ def _prediction_table(rows: list[dict], top_k: int):
 
 
 @config_app.command("show")
-def config_show(config: ConfigPath, overrides: Overrides = None, debug: Debug = False) -> None:
-    """Print the fully resolved config (every default written out) as YAML."""
+def config_show(config: ConfigPath, overrides: Overrides = None,
+                origin: Annotated[bool, typer.Option(
+                    "--origin", help="Note after each value the file:line or --set that set it, "
+                                     "or 'default'.")] = False,
+                debug: Debug = False) -> None:
+    """Print the fully resolved config (bases merged, every default written out) as YAML."""
     from . import config as config_module
 
-    print(config_module.dump(config_module.load(config, overrides or [])), end="")
+    raw, origins = config_module.resolve(config, overrides or [])
+    loaded = config_module.validate(raw, origins, str(config))
+    if origin:
+        print(config_module.dump_with_origins(loaded, raw, origins), end="")
+    else:
+        print(config_module.dump(loaded), end="")
+
+
+@config_app.command("validate")
+def config_validate(
+        configs: Annotated[list[Path], typer.Argument(
+            help="YAML configs, e.g. configs/*.yaml.", show_default=False)],
+        overrides: Overrides = None,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="Also build the model in its strategy and take one training "
+                              "step on a random batch (imports TensorFlow; downloads "
+                              "nothing).")] = False,
+        debug: Debug = False, verbose: Verbose = False) -> None:
+    """Check configs: every mistake of every file, an OK line per valid one. Exit 2 if any is
+    invalid. With --dry-run, also print parameters, FLOPs, memory and the strategy."""
+    from .validation import validate_files
+
+    code = validate_files(configs, overrides or [], dry_run, stdout, stderr, verbose, debug)
+    if code:
+        raise typer.Exit(code)
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of a config file, for editors (configs/schema.json holds a copy)."""
+    import json
+
+    from . import config as config_module
+
+    print(json.dumps(config_module.json_schema(), indent=2))
+
+
+@data_app.command("inspect")
+def data_inspect(config: ConfigPath, overrides: Overrides = None,
+                 output: Annotated[Path, typer.Option(
+                     help="Where to save the grid of example images (PNG).")] = Path("inspect.png"),
+                 examples: Annotated[int, typer.Option(min=1, help="Examples to show.")] = 16,
+                 json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+                 debug: Debug = False, verbose: Verbose = False) -> None:
+    """Show splits, class balance, input spec, a few examples and the input pipeline's speed."""
+    from . import config as config_module
+    from . import data_inspect as inspection
+    from .runs import json_text
+
+    report = inspection.inspect(config_module.load(config, overrides or []), output, examples,
+                                verbose)
+    if json_output:
+        print(json_text(report), end="")
+    else:
+        inspection.render(report, stdout)
+
+
+@app.command()
+def init(family: Annotated[str, typer.Option(help="mlp, cnn, rnn or transformer.")] = "cnn",
+         dataset: Annotated[str | None, typer.Option(
+             help="e.g. digits, iris, mnist, cifar10, imdb, or any tfds name.",
+             show_default=False)] = None,
+         source: Annotated[str | None, typer.Option(
+             help="synthetic, sklearn, keras or tfds (default: from the dataset).",
+             show_default=False)] = None,
+         debug: Debug = False) -> None:
+    """Print a commented starter config, e.g. bigmodel init --family rnn > my_config.yaml."""
+    from .starter import starter_config
+
+    print(starter_config(family, dataset, source), end="")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,6 +241,9 @@ def main(argv: list[str] | None = None) -> None:
     except BigModelError as error:
         if debug:
             traceback.print_exc()
+        if getattr(error, "signal_number", None):  # a clean stop on a signal, not a failure
+            stderr.print(escape(str(error)), style="yellow", soft_wrap=True)
+            sys.exit(error.exit_code)
         for line in str(error).splitlines():
             stderr.print(f"error: {escape(line)}", style="red", soft_wrap=True)
         sys.exit(error.exit_code)

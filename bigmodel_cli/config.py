@@ -1,7 +1,8 @@
-"""Load a config: YAML file + `--set` overrides -> validated `Config`, or one error per mistake.
+"""Load a config: YAML file (+ its bases) + `--set` overrides -> validated `Config`.
 
 Each error line names where the mistake is (`file:line:column`, or the `--set` that caused it),
-the dotted key, and how to fix it. All errors of a file are reported together.
+the dotted key, and how to fix it. All errors of a file are reported together. Composition
+(`base:` and `${env:NAME}`) lives in `compose.py`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-import yaml
 
+from . import compose
 from .errors import ConfigError, did_you_mean, unknown_name
 from .schema import Config
-from .yamlio import Origins, dump_yaml, read_yaml
+from .yamlio import Origins, align_comments, dump_yaml, flow, printable
 
 MAX_REPORTED_ERRORS = 20
 
@@ -31,52 +32,20 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> Config:
 def resolve(path: str | Path, overrides: Sequence[str] = ()) -> tuple[dict, Origins]:
     """The raw mapping after overrides, before validation, with the origin of every value."""
     path = Path(path)
-    raw, origins = read_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}:1:1: a config must be a mapping of sections, "
-                          f"got {type(raw).__name__}")
-    raw.setdefault("name", path.stem)
+    raw, origins = compose.read_config(path)
+    if "name" not in raw:
+        raw["name"] = path.stem
+        origins[("name",)] = f"{path} (the file name)"
     for override in overrides:
-        apply_override(raw, origins, override)
+        compose.apply_override(raw, origins, override)
     return raw, origins
-
-
-def apply_override(raw: dict, origins: Origins, override: str) -> None:
-    """Apply one `dotted.key=value`; the value is parsed as YAML (`3e-4`, `[64, 64]`, `null`)."""
-    key, separator, text = override.partition("=")
-    key = key.strip()
-    if not separator or not key:
-        raise ConfigError(f"--set {override!r}: expected KEY=VALUE, e.g. "
-                          "--set optimizer.learning_rate=3e-4")
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {override}: cannot parse the value {text!r} as YAML; "
-                          "quote strings and write lists as [a, b]") from None
-    parts = key.split(".")
-    node = raw
-    for depth, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            where = ".".join(parts[: depth + 1])
-            raise ConfigError(f"--set {override}: '{where}' is a value, not a section")
-        node = child
-    node[parts[-1]] = value
-    path = tuple(parts)
-    for existing in [p for p in origins if p[: len(path)] == path]:
-        del origins[existing]
-    origins[path] = f"--set {override}"
 
 
 def validate(raw: dict, origins: Origins, source: str) -> Config:
     try:
         return Config.model_validate(copy.deepcopy(raw))
     except pydantic.ValidationError as error:
-        lines = [_describe(item, origins, source) for item in error.errors()]
+        lines = _messages(error.errors(), origins, source)
         if len(lines) > MAX_REPORTED_ERRORS:
             hidden = len(lines) - MAX_REPORTED_ERRORS
             lines = lines[:MAX_REPORTED_ERRORS] + [f"... and {hidden} more errors"]
@@ -88,10 +57,98 @@ def dump(config: Config) -> str:
     return dump_yaml(config.model_dump(mode="json"))
 
 
+def dump_with_origins(config: Config, raw: dict, origins: Origins) -> str:
+    """The resolved config as YAML, each value followed by `# where it was set`."""
+    return align_comments(list(_origin_rows(config.model_dump(mode="json"), (), raw, origins)))
+
+
+def _origin_rows(values: dict, path: tuple, raw: dict, origins: Origins):
+    """(line of YAML, origin or None) for each key; sections open a block, values are flow."""
+    indent = "  " * len(path)
+    for key, value in values.items():
+        key_path = path + (key,)
+        if isinstance(value, dict) and value:
+            yield f"{indent}{flow(key)}:", None
+            yield from _origin_rows(value, key_path, raw, origins)
+        else:
+            yield f"{indent}{flow(key)}: {flow(value)}", origin_of(key_path, raw, origins)
+
+
+def origin_of(path: tuple, raw: dict, origins: Origins) -> str:
+    """Which file:line or --set gave the value at `path`, or "default"."""
+    if path in origins:
+        return origins[path]
+    for end in range(len(path) - 1, 0, -1):
+        # A shorthand the schema expands (`schedule: cosine`) is the origin of what it implies.
+        if path[:end] in origins and not isinstance(_value_at(raw, path[:end]), (dict, list)):
+            return origins[path[:end]]
+    return "default"
+
+
+def _value_at(raw: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(raw, dict):
+            raw = raw.get(part)
+        elif isinstance(raw, list) and isinstance(part, int) and part < len(raw):
+            raw = raw[part]
+        else:
+            return None
+    return raw
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a config file, for editors (`bigmodel config schema`).
+
+    It describes a file as written: `name` may be left out (it defaults to the file name), and
+    a file with `base:` need not repeat the sections its parents already give.
+    """
+    schema = Config.model_json_schema()
+    schema["properties"] = {
+        compose.BASE_KEY: {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": "config file(s) to inherit from, relative to this file's folder; "
+                           "this file's values win",
+        },
+        **schema["properties"],
+    }
+    schema["properties"]["name"]["description"] = "run directory runs/<name>; default: the " \
+                                                  "file name"
+    required = [key for key in schema.pop("required", []) if key != "name"]
+    schema["if"] = {"required": [compose.BASE_KEY]}
+    schema["else"] = {"required": required}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
 # --- turning pydantic errors into one located line each ----------------------------------
 
+def _messages(errors: list[dict], origins: Origins, source: str) -> list[str]:
+    """One line per mistake; the branches of a union (`'auto' | bool`) share one line."""
+    lines: list = []
+    branches: dict[tuple, list[dict]] = {}
+    for item in errors:
+        path, _, branched = _user_path(item["loc"])
+        if not branched:
+            lines.append(_describe(item, origins, source))
+            continue
+        if path not in branches:
+            branches[path] = []
+            lines.append(path)  # a placeholder that keeps the line in order
+        branches[path].append(item)
+    return [printable(_describe_union(line, branches[line], origins, source))
+            if isinstance(line, tuple) else printable(line) for line in lines]
+
+
+def _describe_union(path: tuple, items: list[dict], origins: Origins, source: str) -> str:
+    # "Input should be a valid integer, unable to parse ..." -> "a valid integer"
+    options = [item["msg"].removeprefix("Input should be ").split(", ")[0] for item in items]
+    message = f"input should be {' or '.join(dict.fromkeys(options))}"
+    if not isinstance(items[0].get("input"), (dict, list)):
+        message += f" (got {items[0].get('input')!r})"
+    return f"{_locate(path, origins, source)}: {'.'.join(map(str, path))}: {message}"
+
+
 def _describe(item: dict, origins: Origins, source: str) -> str:
-    path, model_class = _user_path(item["loc"])
+    path, model_class, _ = _user_path(item["loc"])
     key = ".".join(str(part) for part in path) or "(top level)"
     kind = item["type"]
     if kind == "extra_forbidden":
@@ -129,26 +186,36 @@ def _locate(path: tuple, origins: Origins, source: str) -> str:
     return source
 
 
-def _user_path(loc: Iterable) -> tuple[tuple, type | None]:
-    """Drop pydantic's union tags from an error location; return the model that holds the key.
+def _user_path(loc: Iterable) -> tuple[tuple, type | None, bool]:
+    """Drop pydantic's union tags from an error location.
 
-    pydantic writes `('model', 'cnn', 'filtres')` for a discriminated union; users wrote
-    `model.filtres`.
+    pydantic writes `('model', 'cnn', 'filtres')` for a discriminated union and
+    `('training', 'jit_compile', 'bool')` for a branch of a plain union; users wrote
+    `model.filtres` and `training.jit_compile`. Returns the path, the model that holds the
+    key, and whether the error came from a branch of a plain union.
     """
     path: list = []
     annotation: Any = Config
     holder = None
+    branched = False
     for part in loc:
         options = _models_in(annotation)
         if isinstance(part, str) and part not in _fields(options) and _by_tag(options, part):
             holder = _by_tag(options, part)
             annotation = holder
             continue
+        if isinstance(part, str) and not options and _is_union(annotation):
+            branched = True
+            continue
         path.append(part)
         holder = options[0] if len(options) == 1 else holder
         field = _fields(options).get(part) if isinstance(part, str) else None
         annotation = field.annotation if field else _item_type(annotation)
-    return tuple(path), holder
+    return tuple(path), holder, branched
+
+
+def _is_union(annotation) -> bool:
+    return isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
 
 
 def _models_in(annotation) -> list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,21 +27,23 @@ def load_run(run_dir: Path) -> tuple[RunDir, Config, InputSpec, TargetSpec]:
     return run, config, InputSpec.from_dict(spec["input"]), TargetSpec.from_dict(spec["target"])
 
 
-def load_model(run: RunDir, verbose: bool = False):
+def load_model(run: RunDir, verbose: bool = False, unsafe: bool = False):
     import_tensorflow(verbose)
-    import keras
+    from .checkpoints import load_checkpoint
 
-    # Registers bigmodel's own layers and schedules, which the saved model refers to by name.
-    from . import models, optim  # noqa: F401
-
-    return keras.models.load_model(run.model_file(), safe_mode=True)
+    return load_checkpoint(run.model_files(), unsafe, warn)
 
 
-def evaluate(run_dir: Path, split: str = "test", verbose: bool = False) -> dict:
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def evaluate(run_dir: Path, split: str = "test", verbose: bool = False,
+             unsafe: bool = False) -> dict:
     if split not in SPLITS:
         raise UsageError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
     run, config, _, _ = load_run(run_dir)
-    model = load_model(run, verbose)
+    model = load_model(run, verbose, unsafe)
     from . import data
 
     bundle = data.load(config.data, config.seed)
@@ -53,13 +56,13 @@ def evaluate(run_dir: Path, split: str = "test", verbose: bool = False) -> dict:
 
 
 def predict(run_dir: Path, arguments: list[str], top_k: int = 3,
-            verbose: bool = False) -> list[dict]:
+            verbose: bool = False, unsafe: bool = False) -> list[dict]:
     run, _, spec, target = load_run(run_dir)
     import_tensorflow(verbose)  # images are decoded with TensorFlow: load it quietly first
     from .inputs import read_inputs
 
     labels, batch = read_inputs(arguments, spec)
-    model = load_model(run, verbose)
+    model = load_model(run, verbose, unsafe)
     outputs = np.asarray(model.predict(batch, verbose=0))
     rows = zip(labels, outputs, strict=True)
     return [_row(label, output, target, top_k) for label, output in rows]

@@ -1,7 +1,9 @@
 """Read what `bigmodel predict` is given into one batch the saved model accepts.
 
 Each argument is a file (.npy/.npz arrays, images, or text with one example per line) or, for
-models that take text, a raw string. Each example keeps a label naming where it came from.
+models that take text, a raw string. Models trained on CSV rows take CSV files with the training
+columns (the label column, if present, is ignored). Each example keeps a label naming where it
+came from.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.spec import IMAGE, TEXT, TOKENS, VECTOR, InputSpec
-from .errors import UsageError
+from .data.spec import CATEGORICAL, IMAGE, NUMERIC, TABLE, TEXT, TOKENS, VECTOR, InputSpec
+from .data.tables import input_name
+from .errors import DataError, UsageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 TEXT_SUFFIXES = {".txt", ".csv", ".tsv", ".text"}
 
 
-def read_inputs(arguments: list[str], spec: InputSpec) -> tuple[list[str], np.ndarray]:
+def read_inputs(arguments: list[str], spec: InputSpec) -> tuple[list[str], np.ndarray | dict]:
+    """(one label per example, the batch): an array, or for a table {input name: column}."""
+    if spec.kind == TABLE:
+        return _read_tables(arguments, spec)
     labels: list[str] = []
     examples: list[np.ndarray] = []
     for argument in arguments:
@@ -82,15 +88,16 @@ def _split_array(name: str, array: np.ndarray, spec: InputSpec) -> list[tuple[st
 def _read_image(path: Path, spec: InputSpec) -> np.ndarray:
     import tensorflow as tf
 
+    from .data.images import decode_image, tensorflow_reason
+
     height, width, channels = spec.shape
     try:
-        image = tf.io.decode_image(path.read_bytes(), channels=channels, expand_animations=False)
-    except (tf.errors.InvalidArgumentError, OSError) as error:
-        reason = getattr(error, "message", str(error)).splitlines()[0]
-        raise UsageError(f"{path}: cannot read the image ({reason})") from None
+        # The same decoding and resizing as training on an image folder: the same pixels.
+        image = decode_image(path.read_bytes(), height, width, channels)
+    except (tf.errors.OpError, OSError) as error:
+        raise UsageError(f"{path}: cannot read the image ({tensorflow_reason(error)})") from None
     # Pixels stay in [0, 255]: the model rescales them itself, as in training.
-    image = tf.image.resize(tf.cast(image, "float32"), (height, width), antialias=True)
-    return image.numpy()
+    return image.numpy().astype(np.float32)
 
 
 def _read_lines(path: Path, spec: InputSpec) -> list[tuple[str, np.ndarray]]:
@@ -123,7 +130,72 @@ def _parse_numbers(line: str, label: str, spec: InputSpec) -> np.ndarray:
     return values.reshape(spec.shape)
 
 
+def _read_tables(arguments: list[str], spec: InputSpec) -> tuple[list[str], dict]:
+    labels: list[str] = []
+    columns: dict[str, list] = {column.name: [] for column in spec.columns}
+    for argument in arguments:
+        path = Path(argument)
+        if not path.is_file():
+            raise UsageError(f"input not found: {argument}; this model takes {_wanted(spec)}")
+        for label, row in _read_csv_rows(path, spec):
+            labels.append(label)
+            for name, value in row.items():
+                columns[name].append(value)
+    if not labels:
+        raise UsageError(f"no rows in {' '.join(arguments)}; this model takes {_wanted(spec)}")
+    batch = {}
+    for column in spec.columns:
+        values = columns[column.name]
+        batch[input_name(column.name)] = np.asarray(values, dtype=np.float32) \
+            if column.type == NUMERIC else np.asarray(values, dtype=object)
+    return labels, batch
+
+
+def _read_csv_rows(path: Path, spec: InputSpec):
+    """(file:line, {column: value}) for each row, with the columns the model was trained on."""
+    from .data.csv_source import is_number, read_records
+
+    try:
+        records = [(line, fields) for line, fields in read_records(str(path), spec.delimiter)
+                   if fields]
+    except DataError as error:
+        raise UsageError(str(error)) from None
+    header = spec.column_names
+    if header is None:  # the training files had a header row, so these must too
+        if not records:
+            return
+        header = [name.strip() for name in records.pop(0)[1]]
+    missing = [column.name for column in spec.columns if column.name not in header]
+    if missing:
+        raise UsageError(f"{path}: no column {', '.join(repr(name) for name in missing)}; "
+                         f"this model takes {_wanted(spec)}")
+    for line, fields in records:
+        where = f"{path.name}:{line}"
+        if len(fields) != len(header):
+            raise UsageError(f"{path}:{line}: {len(fields)} fields, but the header has "
+                             f"{len(header)}")
+        row = {}
+        for column in spec.columns:
+            value = fields[header.index(column.name)]
+            if column.type == NUMERIC:
+                if not is_number(value):
+                    raise UsageError(f"{path}:{line}: column '{column.name}' holds {value!r}, "
+                                     "not a number")
+                value = float(value)
+            elif column.type == CATEGORICAL:
+                value = value.strip()
+            row[column.name] = value
+        yield where, row
+
+
 def _wanted(spec: InputSpec) -> str:
+    if spec.kind == TABLE:
+        if spec.column_names:
+            return f"CSV files without a header, columns in order: {', '.join(spec.column_names)}"
+        return ("CSV files with a header row and the columns "
+                f"{', '.join(column.name for column in spec.columns)}"
+                + (f" ('{spec.label_column}' may be present; it is ignored)"
+                   if spec.label_column else ""))
     shape = tuple(spec.shape)
     return {
         IMAGE: f"images (.png, .jpg, ...) or .npy arrays of shape {shape}",

@@ -66,12 +66,28 @@ def build_schedule(config: OptimizerConfig, total_steps: int):
     return decayed
 
 
-def build_optimizer(config: OptimizerConfig, total_steps: int) -> keras.optimizers.Optimizer:
+def build_optimizer(config: OptimizerConfig, total_steps: int, accumulation_steps: int = 1,
+                    ema: float | None = None) -> keras.optimizers.Optimizer:
+    """The optimizer; `accumulation_steps` and `ema` come from the training section.
+
+    With accumulation, Keras applies the mean gradient of every `accumulation_steps` batches;
+    learning-rate schedules still count batches, so `total_steps` counts batches too.
+    """
     optimizer_class = type(keras.optimizers.get(config.name))
     arguments = dict(config.args)
     for key in ("weight_decay", "clipnorm", "global_clipnorm"):
         if getattr(config, key) is not None:
             arguments[key] = getattr(config, key)
+    training_arguments = {}
+    if accumulation_steps > 1:
+        training_arguments["gradient_accumulation_steps"] = accumulation_steps
+    if ema is not None:
+        training_arguments.update(use_ema=True, ema_momentum=ema)
+    clashes = sorted(training_arguments.keys() & arguments.keys())
+    if clashes:
+        raise ConfigError(f"optimizer.args.{clashes[0]}: set by training.ema or "
+                          "training.gradient_accumulation_steps already; remove it from args")
+    arguments.update(training_arguments)
     accepted = set(inspect.signature(optimizer_class.__init__).parameters) - {"self", "kwargs"}
     accepted |= {"weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
                  "ema_momentum", "loss_scale_factor", "gradient_accumulation_steps"}
@@ -84,3 +100,51 @@ def build_optimizer(config: OptimizerConfig, total_steps: int) -> keras.optimize
         return optimizer_class(learning_rate=build_schedule(config, total_steps), **arguments)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"optimizer: {config.name} rejected its arguments: {error}") from None
+
+
+
+
+class AveragedWeights(keras.callbacks.Callback):
+    """With `training.ema`: the moving averages of the weights go into the model for validation
+    and for the checkpoints; training runs on the raw weights.
+
+    A swap exchanges the model's weights with the optimizer's averages, so doing it twice undoes
+    it. Two instances: `AveragedWeights("in")`, first in the callback list, swaps around
+    validation and at each epoch end, so the checkpoints after it (best, last) hold the averaged
+    weights, the ones worth keeping; `AveragedWeights("out")`, just before the backup, swaps
+    back at epoch end, so backups (and resumed runs) hold the raw weights training continues
+    from. (Keras' SwapEMAWeights keeps the averages in until the next epoch begins, so a backup
+    written at epoch end would resume from the averages.)
+    """
+
+    def __init__(self, moment: str):
+        super().__init__()
+        if moment not in ("in", "out"):
+            raise ValueError(f"moment must be 'in' or 'out'. Received: moment={moment!r}")
+        self.moment = moment
+
+    def on_test_begin(self, logs=None):
+        if self.moment == "in":
+            self._swap()
+
+    def on_test_end(self, logs=None):
+        if self.moment == "in":
+            self._swap()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._swap()
+
+    def _swap(self):
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)
+        for variable, average in zip(optimizer._trainable_variables,
+                                     optimizer._model_variables_moving_average, strict=True):
+            raw = keras.ops.copy(variable.value)
+            variable.assign(average.value)
+            average.assign(raw)
+
+
+def ema_callbacks(ema: float | None) -> tuple[list, list]:
+    """(callbacks to put first, callbacks to put just before the backup) for `training.ema`."""
+    if ema is None:
+        return [], []
+    return [AveragedWeights("in")], [AveragedWeights("out")]

@@ -64,7 +64,12 @@ class TrainingProgress(keras.callbacks.Callback):
                            f"{rate:,.0f} ex/s  {seconds:.1f}s", highlight=False)
 
     def on_train_end(self, logs=None):
-        self.progress.stop()
+        self.close()
+
+    def close(self):
+        """Stop drawing; also called when training ends with an exception."""
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def format_metrics(logs) -> str:

@@ -13,46 +13,71 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__, atomic, distribute, performance
+from . import (
+    __version__,
+    atomic,
+    checkpoints,
+    distribute,
+    keras_compat,
+    performance,
+    precision,
+    resume,
+)
 from . import config as config_module
-from .errors import RunError
+from .errors import UsageError
 from .runs import RunDir, read_json, write_json
 from .schema import Config
 from .tfenv import import_tensorflow
 
 
-def train(config: Config, run_dir: Path, console: Console, verbose: bool = False) -> dict:
+def train(config: Config, run_dir: Path, console: Console, verbose: bool = False, *,
+          restart: bool = False, force: bool = False, init_from: Path | None = None) -> dict:
     run = RunDir(Path(run_dir))
-    if run.finished:
-        console.print(f"{run.path} holds a finished run; its results are in {run.results}. "
-                      "Pass another --run-dir to train again.")
-        return read_json(run.results)
     started = time.perf_counter()
+    # Of the workers of a multi-worker run, only worker 0 (the chief) deletes or writes `run`.
+    role = distribute.worker_role(config.distribute)
+
+    # --- how this run starts: over again, already done, resumed, or fresh ----------------------
+    if restart and role[0] == 0:
+        resume.restart(run)
+    if run.finished and not restart:
+        console.print(f"{run.path} holds a finished run; its results are in {run.results}. "
+                      "Use --restart to train it again, or another --run-dir.")
+        return read_json(run.results)
+
+    def warn(message: str) -> None:
+        console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+    backup = None if restart else checkpoints.latest_backup(run.backup, warn)
+    if backup and run.config.exists():
+        resume.check_config_change(run, config.model_dump(mode="json"), force, warn)
 
     # --- devices, seeds, strategy ------------------------------------------------------------
     tf = import_tensorflow(verbose)
     import keras
 
     from . import data, models, optim
-    from .callbacks import AtomicCheckpoint, MetricsLog
-    from .progress import TrainingProgress
 
     distribute.configure_devices(tf, config.distribute)
     keras.utils.set_random_seed(config.seed)
     if config.training.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(tf, config.distribute)
+    keras_compat.apply(strategy)  # Keras 3 fixes for several replicas (keras-team/keras#20585)
     distribute.check_batch_size(config.data.batch_size, strategy.num_replicas_in_sync)
-    placement = distribute.describe(strategy, config.data.batch_size)
-    console.print(f"[bold]{config.name}[/]: {placement['strategy']}, {placement['replicas']} "
-                  f"replica(s), batch {placement['global_batch']} "
-                  f"({placement['per_replica_batch']} per replica)", highlight=False)
+    policy = precision.resolve(tf, config.training.mixed_precision, strategy)
+    placement = distribute.describe(strategy, config.data.batch_size, policy, role)
+    console.print(f"[bold]{config.name}[/]: {distribute.summary(placement)}", highlight=False)
+    # Workers other than the chief write to a scratch directory, removed at the end.
+    run, scratch = distribute.worker_run_dir(role, run)
 
     # --- data ----------------------------------------------------------------------------------
     bundle = data.load(config.data, config.seed)
     sizes = ", ".join(f"{split} {count:,}" for split, count in bundle.sizes.items())
-    console.print(f"data: {config.data.source}/{config.data.name or config.data.kind}: {sizes}",
-                  highlight=False)
+    dataset_name = config.data.name or config.data.path or config.data.kind
+    console.print(f"data: {config.data.source}/{dataset_name}: {sizes}", highlight=False)
+    if bundle.skipped:
+        console.print(bundle.skipped_note, highlight=False, markup=False)
 
     # --- run directory -------------------------------------------------------------------------
     run.path.mkdir(parents=True, exist_ok=True)
@@ -65,46 +90,56 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     steps_per_epoch = training.steps_per_epoch or math.ceil(
         bundle.sizes["train"] / config.data.batch_size)
     task = models.resolve_task(bundle.target, config.model)
-    with strategy.scope():
+    with strategy.scope(), precision.dtype_policy(policy):
         model = models.build_model(bundle.input_spec, bundle.target, config.model, config.name)
         model.compile(
-            optimizer=optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch),
+            optimizer=optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch,
+                                            training.gradient_accumulation_steps, training.ema),
             **performance.compile_options(training, tf),
             **models.compile_arguments(task),
         )
     console.print(f"model: {config.model.family}, {model.count_params():,} parameters, "
                   f"task {task}", highlight=False)
 
-    # --- callbacks -----------------------------------------------------------------------------
-    monitor = available_metric(config.checkpoint.monitor, bundle.validation is not None)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(run.backup)),
-        keras.callbacks.TerminateOnNaN(),
-        AtomicCheckpoint(run.last),
-        AtomicCheckpoint(run.best, monitor=monitor, mode=config.checkpoint.mode),
-        MetricsLog(run.metrics_jsonl, steps_per_epoch),
-        keras.callbacks.CSVLogger(str(run.metrics_csv), append=True),
-        TrainingProgress(console, training.epochs, steps_per_epoch, config.data.batch_size),
-    ]
-    if training.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False))
-    if training.early_stopping:
-        stopping = training.early_stopping
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=available_metric(stopping.monitor, bundle.validation is not None),
-            patience=stopping.patience, mode=stopping.mode, min_delta=stopping.min_delta,
-            restore_best_weights=stopping.restore_best_weights))
+    # --- starting point: a backup of this run, weights of another, or the initialization ------
+    start = checkpoints.TrainingState(global_step=0, epoch=0, step_in_epoch=0)
+    if backup:
+        weights, start = backup
+        with strategy.scope():
+            checkpoints.restore(model, weights, start)
+        resume.trim_metrics(run, start.epoch)
+        console.print(f"resuming from step {start.global_step:,} (epoch {start.epoch + 1}, "
+                      f"step {start.step_in_epoch} of {steps_per_epoch})", highlight=False)
+    elif init_from:
+        source = resume.resolve_init_from(init_from)
+        try:
+            model.load_weights(source)
+        except ValueError as error:
+            raise UsageError(f"--init-from {init_from}: its weights do not fit this model "
+                             f"({str(error).splitlines()[0]})") from None
+        console.print(f"weights initialized from {source}", highlight=False)
 
-    # --- fit -----------------------------------------------------------------------------------
-    train_data = bundle.train.repeat() if training.steps_per_epoch else bundle.train
+    # --- callbacks and fit -----------------------------------------------------------------
+    has_validation = bundle.validation is not None
+    callbacks, guard, progress = _callbacks(config, run, console, steps_per_epoch, start,
+                                            has_validation)
     fit_started = time.perf_counter()
-    history = model.fit(train_data, validation_data=bundle.validation, epochs=training.epochs,
-                        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0)
+    try:
+        for first_epoch, last_epoch, steps, first_step in _phases(start, training.epochs,
+                                                                  steps_per_epoch):
+            # One stream of batches for the whole run, entered at the step reached so far.
+            model.fit(bundle.train_stream(first_step), validation_data=bundle.validation,
+                      initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
+                      callbacks=callbacks, verbose=0)
+            if model.stop_training:  # early stopping
+                break
+    finally:
+        progress.close()
     fit_seconds = time.perf_counter() - fit_started
-    epochs_run = len(history.history.get("loss", []))
-    if epochs_run and not math.isfinite(history.history["loss"][-1]):
-        raise RunError(f"loss became {history.history['loss'][-1]} in epoch {epochs_run}; "
-                       f"lower optimizer.learning_rate; last good checkpoint: {run.last}")
+    epochs_run = math.ceil(guard.global_step / steps_per_epoch)
+    if role[1] > 1:  # workers that trained in sync print the same fingerprint
+        console.print(f"worker {role[0]}: final weights {distribute.weights_fingerprint(model)}",
+                      highlight=False)
 
     # --- test metrics and results --------------------------------------------------------------
     checkpoint = run.model_file()
@@ -112,23 +147,90 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         "name": config.name,
         "checkpoint": str(checkpoint.relative_to(run.path)),
         "epochs": epochs_run,
-        "steps": epochs_run * steps_per_epoch,
+        "steps": guard.global_step,
         "train_seconds": round(fit_seconds, 2),
         "total_seconds": None,
         "examples": bundle.sizes,
         "distribute": placement,
         "parameters": model.count_params(),
+        "skipped": bundle.skipped,  # unreadable files or rows left out (data.on_bad_file: skip)
     }
     if bundle.test is not None:
-        best = keras.models.load_model(checkpoint, safe_mode=True)
+        best = checkpoints.load_checkpoint(run.model_files(), unsafe=False, warn=warn)
         results["test"] = best.evaluate(bundle.test, return_dict=True, verbose=0)
         console.print("test: " + "  ".join(f"{key} {value:.4f}"
                                            for key, value in results["test"].items()),
                       highlight=False)
     results["total_seconds"] = round(time.perf_counter() - started, 2)
     write_json(run.results, results)
+    checkpoints.clear(run.backup)  # finished: results.json now marks the run, backups are spent
+    if scratch is not None:
+        scratch.cleanup()
+        return results
     console.print(f"run directory: {run.path}")
     return results
+
+
+def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: int,
+               start, has_validation: bool):
+    """The callbacks of a run, in the order they must run at each epoch end."""
+    import keras
+
+    from . import optim
+    from .callbacks import (
+        BestCheckpoint,
+        EpochCheckpoints,
+        MetricsLog,
+        ResumableEarlyStopping,
+        RunGuard,
+    )
+    from .progress import TrainingProgress
+
+    training = config.training
+    stateful = {"best": BestCheckpoint(
+        run.best, available_metric(config.checkpoint.monitor, has_validation),
+        config.checkpoint.mode, steps_per_epoch)}
+    if training.early_stopping:
+        stopping = training.early_stopping
+        stateful["early_stopping"] = ResumableEarlyStopping(
+            monitor=available_metric(stopping.monitor, has_validation),
+            patience=stopping.patience, mode=stopping.mode, min_delta=stopping.min_delta)
+    for name, callback in stateful.items():
+        if name in start.callbacks:
+            callback.set_state(start.callbacks[name])
+    progress = TrainingProgress(console, training.epochs, steps_per_epoch, config.data.batch_size)
+    guard = RunGuard(run.backup, steps_per_epoch, config.checkpoint.backup_every_steps, start,
+                     stateful, resume_hint=f"run the same command again to resume from {run.path}")
+    # With training.ema, checkpoints get the averaged weights and backups the raw ones.
+    averages_in, averages_out = optim.ema_callbacks(training.ema)
+    callbacks = [
+        *averages_in,
+        *stateful.values(),
+        EpochCheckpoints(run.checkpoints, config.checkpoint.keep_last),
+        MetricsLog(run.metrics_jsonl, steps_per_epoch),
+        keras.callbacks.CSVLogger(str(run.metrics_csv), append=True),
+        progress,
+    ]
+    if training.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False))
+    callbacks += averages_out
+    callbacks.append(guard)  # last: its end-of-epoch backup captures the others' state
+    return callbacks, guard, progress
+
+
+def _phases(start, epochs: int, steps_per_epoch: int):
+    """(first epoch, end epoch, steps per epoch, first step) for each `fit` call.
+
+    Keras cannot start an epoch part-way, so a run resumed mid-epoch first finishes that
+    epoch with the steps it has left, then trains the remaining epochs.
+    """
+    if start.step_in_epoch:
+        yield (start.epoch, start.epoch + 1, steps_per_epoch - start.step_in_epoch,
+               start.global_step)
+        if start.epoch + 1 < epochs:
+            yield start.epoch + 1, epochs, steps_per_epoch, (start.epoch + 1) * steps_per_epoch
+    elif start.epoch < epochs:
+        yield start.epoch, epochs, steps_per_epoch, start.global_step
 
 
 def available_metric(monitor: str, has_validation: bool) -> str:

@@ -43,9 +43,13 @@ class RunDir:
 
     def model_file(self) -> Path:
         """The checkpoint predict and evaluate use: the best one, else the last one."""
-        for candidate in (self.best, self.last):
-            if candidate.exists():
-                return candidate
+        return self.model_files()[0]
+
+    def model_files(self) -> list[Path]:
+        """Checkpoints to try in order: best, then last (if the best one is unreadable)."""
+        found = [candidate for candidate in (self.best, self.last) if candidate.exists()]
+        if found:
+            return found
         raise UsageError(f"{self.path}: no checkpoint in {self.checkpoints}; "
                          "train first with 'bigmodel train CONFIG --run-dir "
                          f"{self.path}'")

@@ -68,12 +68,24 @@ def fake_images(shape, label_shape=()):
     return load_data
 
 
-def fake_reviews(num_words=None, **unused):
+# A tiny language in keras' encoding: 0 pads, 1 starts, 2 is an unknown word, words from 3.
+WORD_INDEX = {"the": 1, "film": 2, "was": 3, "wonderful": 4, "dreadful": 5, "plot": 6}
+
+
+def fake_reviews(**settings):
+    assert not settings, "the text datasets are loaded whole; TextVectorization cuts them"
     rng = np.random.default_rng(0)
+
     def reviews(count):
-        return np.array([[1, *rng.integers(2, num_words, rng.integers(5, 400))]
-                         for _ in range(count)], dtype=object)
+        # Positive reviews say wonderful (id 4 + 3), negative ones dreadful (5 + 3); a 2 is
+        # an unknown word and must not become text.
+        return np.array([[1, 4, 5, 6, 2, 7 if index % 2 else 8, *rng.integers(3, 10, 5)]
+                         for index in range(count)], dtype=object)
     return (reviews(40), np.arange(40) % 2), (reviews(10), np.arange(10) % 2)
+
+
+def fake_word_index():
+    return dict(WORD_INDEX)
 
 
 def keras_config(name, **settings):
@@ -100,22 +112,43 @@ def test_keras_cifar10_labels_are_flattened(monkeypatch):
     assert len(raw.class_names) == 10 and raw.task == "multiclass"
 
 
-def test_keras_imdb_tokens_are_binary_and_padded(monkeypatch):
+def test_keras_imdb_is_decoded_to_raw_text(monkeypatch):
     monkeypatch.setattr(keras.datasets.imdb, "load_data", fake_reviews)
-    raw = data.keras_source.load(keras_config("imdb", vocab_size=500), 0)
+    monkeypatch.setattr(keras.datasets.imdb, "get_word_index", fake_word_index)
+    raw = data.keras_source.load(keras_config("imdb"), 0)
     assert raw.task == "binary" and raw.class_names == ["negative", "positive"]
-    assert raw.train.x.shape == (40, 256) and raw.train.x.dtype == np.int32
-    assert raw.vocab_size == 500 and raw.train.x.max() < 500
-    assert (raw.train.x[:, 0] == 1).all()  # the start mark survives the cut
-    spec = data.load(keras_config("imdb", vocab_size=500, sequence_length=64), 0).input_spec
-    assert (spec.kind, spec.shape, spec.vocab_size) == ("tokens", (64,), 500)
+    assert raw.input_kind == "text" and raw.train.x.dtype == object
+    assert raw.train.x[0].startswith("the film was dreadful ")
+    assert raw.train.x[1].startswith("the film was wonderful ")
+    assert "[UNK]" not in raw.train.x[0] and len(raw.test.x) == 10
+    spec = data.load(keras_config("imdb", vocab_size=5, sequence_length=16), 0).input_spec
+    assert (spec.kind, spec.sequence_length, len(spec.vocabulary)) == ("text", 16, 3)
 
 
-def test_keras_reuters_class_names_come_from_keras(monkeypatch):
+def test_keras_reuters_is_text_with_class_names_from_keras(monkeypatch):
     monkeypatch.setattr(keras.datasets.reuters, "load_data", fake_reviews)
+    monkeypatch.setattr(keras.datasets.reuters, "get_word_index", fake_word_index)
     raw = data.keras_source.load(keras_config("reuters"), 0)
     assert len(raw.class_names) == 46 and raw.class_names[0] == "cocoa"
-    assert raw.vocab_size == 10_000
+    assert raw.input_kind == "text" and raw.train.x[0].startswith("the film was")
+
+
+def test_keras_offline_word_index_names_its_file(monkeypatch, tmp_path):
+    url = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json"
+
+    def offline_word_index():
+        raise Exception(f"URL fetch failure on {url}: None -- [Errno -3] "
+                        "Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.datasets.imdb, "load_data", fake_reviews)
+    monkeypatch.setattr(keras.datasets.imdb, "get_word_index", offline_word_index)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(DataError) as caught:
+        data.load(keras_config("imdb"), 0)
+    message = str(caught.value)
+    assert "\n" not in message and "'imdb'" in message
+    assert f"download {url} and save it as {tmp_path / 'datasets' / 'imdb_word_index.json'}" \
+        in message
 
 
 def test_keras_offline_download_is_one_line_with_path_and_url(monkeypatch, tmp_path):

@@ -7,7 +7,17 @@ into tf.data pipelines plus the input and target specs the model builder needs.
 from __future__ import annotations
 
 from ..errors import lookup
-from . import keras_source, pipeline, sklearn_source, synthetic, tfds_source
+from . import (
+    csv_source,
+    image_folder,
+    keras_source,
+    npz_source,
+    pipeline,
+    sklearn_source,
+    synthetic,
+    text_folder,
+    tfds_source,
+)
 from .spec import DataBundle
 
 SOURCES = {
@@ -15,6 +25,10 @@ SOURCES = {
     "sklearn": sklearn_source.load,
     "keras": keras_source.load,
     "tfds": tfds_source.load,
+    "image_folder": image_folder.load,
+    "text_folder": text_folder.load,
+    "csv": csv_source.load,
+    "npz": npz_source.load,
 }
 
 

@@ -1,5 +1,9 @@
 """The classic `keras.datasets`: mnist, fashion_mnist, cifar10, cifar100, imdb, reuters.
 
+imdb and reuters come as word ids; they are decoded back to words with the dataset's word index
+(`get_word_index`), so the model learns its vocabulary with TextVectorization (data.vocab_size,
+data.sequence_length) and the saved model takes raw text, like every other text source.
+
 Keras downloads each into its cache (~/.keras/datasets, or $KERAS_HOME/datasets) and checks the
 file's hash. Offline, the download fails with an `Exception('URL fetch failure on ...')`; we
 turn that into one line that names the file to fetch and where to put it.
@@ -15,11 +19,13 @@ import numpy as np
 
 from ..errors import DataError, lookup
 from .messages import one_line
-from .spec import BINARY, IMAGE, MULTICLASS, TOKENS, RawData, Split
+from .spec import BINARY, IMAGE, MULTICLASS, TEXT, RawData, Split
 
 KERAS_STORAGE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 DEFAULT_NUM_WORDS = 10_000
 DEFAULT_SEQUENCE_LENGTH = 256
+# load_data's defaults: 0 pads, 1 marks the start, 2 an unknown word, words start at id 3.
+WORD_IDS_FROM = 3
 
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                  "ship", "truck"]
@@ -67,8 +73,13 @@ DATASETS = {
                              "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),),
         tuple(CIFAR100_NAMES)),
     "imdb": KerasDataset(
-        "imdb", TOKENS, (("imdb.npz", KERAS_STORAGE + "imdb.npz"),), ("negative", "positive")),
-    "reuters": KerasDataset("reuters", TOKENS, (("reuters.npz", KERAS_STORAGE + "reuters.npz"),)),
+        "imdb", TEXT, (("imdb.npz", KERAS_STORAGE + "imdb.npz"),
+                       ("imdb_word_index.json", KERAS_STORAGE + "imdb_word_index.json")),
+        ("negative", "positive")),
+    "reuters": KerasDataset(
+        "reuters", TEXT, (("reuters.npz", KERAS_STORAGE + "reuters.npz"),
+                          ("reuters_word_index.json",
+                           KERAS_STORAGE + "reuters_word_index.json"))),
 }
 
 
@@ -77,12 +88,9 @@ def load(data_config, seed: int) -> RawData:
     import keras
 
     loader = getattr(keras.datasets, dataset.module)
-    num_words = data_config.vocab_size or DEFAULT_NUM_WORDS
     try:
-        if dataset.kind == TOKENS:
-            (x_train, y_train), (x_test, y_test) = loader.load_data(num_words=num_words)
-        else:
-            (x_train, y_train), (x_test, y_test) = loader.load_data()
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+        words = word_list(loader.get_word_index()) if dataset.kind == TEXT else None
     except Exception as error:
         if is_download_failure(error):
             raise DataError(offline_message(data_config.name, dataset, error)) from error
@@ -90,12 +98,11 @@ def load(data_config, seed: int) -> RawData:
             f"could not load keras dataset '{data_config.name}': {one_line(error)}") from error
     class_names = list(dataset.class_names) or [str(name) for name in loader.get_label_names()]
     task = BINARY if len(class_names) == 2 else MULTICLASS
-    if dataset.kind == TOKENS:
-        length = data_config.sequence_length or DEFAULT_SEQUENCE_LENGTH
-        x_train, x_test = (pad_tokens(keras, x, length) for x in (x_train, x_test))
+    if dataset.kind == TEXT:
+        x_train, x_test = (decode_reviews(x, words) for x in (x_train, x_test))
         return RawData(
             train=Split(x_train, labels(y_train)), test=Split(x_test, labels(y_test)),
-            input_kind=TOKENS, task=task, class_names=class_names, vocab_size=num_words)
+            input_kind=TEXT, task=task, class_names=class_names)
     x_train, x_test = (with_channel_axis(x) for x in (x_train, x_test))
     return RawData(
         train=Split(x_train, labels(y_train)), test=Split(x_test, labels(y_test)),
@@ -111,10 +118,22 @@ def with_channel_axis(images) -> np.ndarray:
     return images[..., np.newaxis] if images.ndim == 3 else images
 
 
-def pad_tokens(keras, sequences, length: int) -> np.ndarray:
-    # At the end, like the pipeline and TextVectorization: id 1 (the start mark) stays first.
-    return keras.utils.pad_sequences(
-        list(sequences), maxlen=length, dtype="int32", padding="post", truncating="post")
+def word_list(word_index: dict[str, int]) -> np.ndarray:
+    """An array whose entry at a word id is the word ('' for the ids of marks)."""
+    words = np.full(max(word_index.values(), default=0) + WORD_IDS_FROM + 1, "", dtype=object)
+    for word, index in word_index.items():
+        words[index + WORD_IDS_FROM] = word
+    return words
+
+
+def decode_reviews(sequences, words: np.ndarray) -> np.ndarray:
+    """Word ids -> text, leaving out the start and unknown-word marks."""
+    texts = []
+    for sequence in sequences:
+        ids = np.asarray(sequence, dtype=np.int64)
+        ids = ids[(ids >= WORD_IDS_FROM) & (ids < len(words))]
+        texts.append(" ".join(words[ids]))
+    return np.asarray(texts, dtype=object)
 
 
 # --- offline errors -----------------------------------------------------------------------

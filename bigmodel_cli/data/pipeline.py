@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
+from . import augment, images, tables
 from .spec import (
     IMAGE,
     REGRESSION,
+    TABLE,
     TEXT,
     TOKENS,
     VECTOR,
@@ -32,6 +34,7 @@ DEFAULT_TEXT_VOCABULARY = 20_000
 DEFAULT_TEXT_LENGTH = 128
 # TextVectorization reserves id 0 for padding and id 1 for unknown words.
 RESERVED_TEXT_TOKENS = 2
+SKIPPED_NAMES_SHOWN = 5  # skipped files named in the log; all are counted
 
 
 def make_bundle(raw: RawData, data_config, seed: int) -> DataBundle:
@@ -51,13 +54,29 @@ def make_bundle(raw: RawData, data_config, seed: int) -> DataBundle:
         for name, split in {"train": train, "validation": validation, "test": test}.items()
     }
     input_spec = describe_inputs(raw, splits, data_config)  # checks inputs before tf.data
+    augment.make_augmenter(data_config.augment, raw.input_kind, seed)  # a mistake fails here
+
+    def pipeline(name: str, training: bool = False):
+        return to_dataset(splits[name], data_config, seed, training=training,
+                          image_files=raw.image_files, cache_name=name,
+                          input_kind=raw.input_kind)
+
+    def train_stream(first_step: int):
+        # A new pipeline per call: tf.data's reshuffle state lives in the dataset object, so
+        # only a fresh one gives every process the same sequence of epochs.
+        return pipeline("train", training=True).repeat().skip(first_step)
+
     return DataBundle(
-        train=to_dataset(splits["train"], data_config, seed, training=True),
-        validation=to_dataset(splits["validation"], data_config, seed, training=False),
-        test=to_dataset(splits["test"], data_config, seed, training=False),
+        train=pipeline("train", training=True),
+        train_stream=train_stream,
+        validation=pipeline("validation"),
+        test=pipeline("test"),
         input_spec=input_spec,
         target=TargetSpec(task=raw.task, class_names=list(raw.class_names)),
         sizes={name: 0 if split is None else len(split) for name, split in splits.items()},
+        skipped=len(raw.skipped),
+        skipped_names=list(raw.skipped[:SKIPPED_NAMES_SHOWN]),
+        labels={name: None if split is None else split.y for name, split in splits.items()},
     )
 
 
@@ -69,7 +88,12 @@ def convert_labels(labels: np.ndarray, task: str) -> np.ndarray:
 
 def input_converter(raw: RawData, data_config):
     """The function that turns a source's x into the arrays the pipelines carry."""
-    if raw.input_kind == IMAGE:
+    if raw.input_kind == IMAGE and raw.image_files:
+        def convert(x):
+            return np.asarray(x, dtype=str)  # file paths: the pipeline decodes them
+    elif raw.input_kind == TABLE:
+        convert = tables.as_columns
+    elif raw.input_kind == IMAGE:
         def convert(x):
             # Pixels stay in [0, 255] (the model scales them). Bytes stay bytes, a quarter of
             # the memory of float32: to_dataset casts each batch.
@@ -94,15 +118,22 @@ def input_converter(raw: RawData, data_config):
             return np.asarray([str(text) for text in x], dtype=object)
     else:
         raise DataError(
-            f"unknown input kind '{raw.input_kind}'; known: image, text, tokens, vector")
+            f"unknown input kind '{raw.input_kind}'; known: image, table, text, tokens, vector")
     return convert
 
 
 def describe_inputs(raw: RawData, splits: dict[str, Split | None], data_config) -> InputSpec:
     """The input spec, from converted splits; statistics come from the training split only."""
     train_x = splits["train"].x
+    if raw.input_kind == IMAGE and raw.image_files:
+        return InputSpec(kind=IMAGE, shape=tuple(raw.image_files), dtype="float32", scale=1 / 255)
     if raw.input_kind == IMAGE:
-        return InputSpec(kind=IMAGE, shape=train_x.shape[1:], dtype="float32", scale=1 / 255)
+        # Pixels in [0, 255] are rescaled by the model; float images already in [0, 1] are not.
+        unit_range = train_x.dtype.kind == "f" and train_x.size and float(train_x.max()) <= 1.0
+        return InputSpec(kind=IMAGE, shape=train_x.shape[1:], dtype="float32",
+                         scale=1.0 if unit_range else 1 / 255)
+    if raw.input_kind == TABLE:
+        return tables.table_spec(raw, train_x, data_config)
     if raw.input_kind == VECTOR:
         return vector_spec(train_x)
     if raw.input_kind == TOKENS:
@@ -140,13 +171,15 @@ def text_spec(train_x: np.ndarray, data_config) -> InputSpec:
     length = data_config.sequence_length or DEFAULT_TEXT_LENGTH
     vectorizer = keras.layers.TextVectorization(
         max_tokens=data_config.vocab_size or DEFAULT_TEXT_VOCABULARY,
-        output_sequence_length=length)
+        output_sequence_length=length,
+        standardize=tables.standardize_option(data_config.standardize))
     vectorizer.adapt(train_x)
     # Without '' and '[UNK]': TextVectorization(vocabulary=...) adds them back itself.
     vocabulary = [str(word) for word in vectorizer.get_vocabulary()[RESERVED_TEXT_TOKENS:]]
     return InputSpec(
         kind=TEXT, shape=(), dtype="string", vocabulary=vocabulary, sequence_length=length,
-        vocab_size=len(vocabulary) + RESERVED_TEXT_TOKENS)  # ids the vectorizer can output
+        vocab_size=len(vocabulary) + RESERVED_TEXT_TOKENS,  # ids the vectorizer can output
+        standardize=data_config.standardize)
 
 
 def present_splits(raw: RawData) -> list[Split]:
@@ -159,21 +192,41 @@ def longest_sequence(sequences) -> int:
 
 # --- tf.data ------------------------------------------------------------------------------
 
-def to_dataset(split: Split | None, data_config, seed: int, *, training: bool):
-    """Batched, prefetched pipeline; only the training pipeline is shuffled (every epoch)."""
+def to_dataset(split: Split | None, data_config, seed: int, *, training: bool,
+               image_files: tuple[int, int, int] | None = None, cache_name: str | None = None,
+               input_kind: str | None = None):
+    """Batched, prefetched pipeline; only the training pipeline is shuffled (every epoch) and
+    augmented. `image_files`: x holds paths, read and decoded here in parallel."""
     if split is None:
         return None
     import tensorflow as tf
 
+    parallel = {"num_parallel_calls": tf.data.AUTOTUNE,
+                "deterministic": data_config.deterministic}
+    shuffle_buffer = min(data_config.shuffle_buffer, len(split))
     dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y))
-    if data_config.cache:
-        dataset = dataset.cache()
-    if training:
-        dataset = dataset.shuffle(
-            min(data_config.shuffle_buffer, len(split)), seed=seed,
-            reshuffle_each_iteration=True)
+    if image_files:
+        cache = data_config.cache  # False or a file path: memory means decoded while loading
+        if training and not cache:
+            dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.map(
+            lambda path, label: (images.read_image_file(path, *image_files), label), **parallel)
+        if cache:
+            # One file per split; tf.data writes it during the first pass and reads it after.
+            dataset = dataset.cache(f"{cache}.{cache_name or 'train'}")
+        if training and cache:
+            dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    elif training:
+        # Arrays in memory need no cache: from_tensor_slices already serves them from memory.
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(data_config.batch_size)
-    if split.x.dtype == np.uint8:  # image bytes become the float32 pixels the spec promises
-        dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y),
-                              num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    if image_files or getattr(split.x, "dtype", None) == np.uint8:
+        # Image bytes become the float32 pixels the spec promises, a batch at a time.
+        dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y), **parallel)
+    augmenter = augment.make_augmenter(data_config.augment, input_kind, seed) \
+        if training and input_kind else None
+    if augmenter:
+        dataset = dataset.map(lambda x, y: (augmenter(x), y), **parallel)
+    options = tf.data.Options()
+    options.deterministic = data_config.deterministic
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)

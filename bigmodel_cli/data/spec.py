@@ -9,20 +9,40 @@ model takes raw inputs and so that layers are created inside the distribution st
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 VECTOR, IMAGE, TOKENS, TEXT = "vector", "image", "tokens", "text"
+TABLE = "table"  # CSV rows: one named input per column
+NUMERIC, CATEGORICAL = "numeric", "categorical"  # column types, beside TEXT
 MULTICLASS, BINARY, REGRESSION = "multiclass", "binary", "regression"
+
+
+@dataclass
+class ColumnSpec:
+    """One feature column of a table, and what the model needs to preprocess it."""
+
+    name: str  # as in the CSV header; also the name of the model's input for this column
+    type: str  # numeric | categorical | text
+    # numeric: normalized with these statistics of the training split.
+    mean: float | None = None
+    variance: float | None = None
+    # categorical: the values seen in training (others go to StringLookup's out-of-vocabulary
+    # slot); text: the words learned from the training split.
+    vocabulary: list[str] | None = None
+    encoding: str | None = None  # categorical: one_hot | embedding
+    embedding_dim: int | None = None  # categorical embeddings and text
+    sequence_length: int | None = None  # text
 
 
 @dataclass
 class InputSpec:
     """One example as the saved model receives it (raw, before preprocessing)."""
 
-    kind: str  # vector | image | tokens | text
+    kind: str  # vector | image | tokens | text | table
     shape: tuple[int, ...]  # per example: (features,), (height, width, channels), (length,), ()
     dtype: str  # float32 for vector/image, int32 for tokens, string for text
     # image: raw pixels are in [0, 255]; the model multiplies by `scale`.
@@ -34,13 +54,24 @@ class InputSpec:
     vocab_size: int | None = None
     vocabulary: list[str] | None = None
     sequence_length: int | None = None
+    # text: TextVectorization's standardize (None: its default, lower_and_strip_punctuation).
+    standardize: str | None = None
+    # table: the feature columns, and how predict reads CSV rows (the label column is ignored;
+    # column_names is set when the training files had no header row).
+    columns: list[ColumnSpec] | None = None
+    delimiter: str | None = None
+    column_names: list[str] | None = None
+    label_column: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> InputSpec:
-        return cls(**{**values, "shape": tuple(values["shape"])})
+        values = {**values, "shape": tuple(values["shape"])}
+        if values.get("columns") is not None:
+            values["columns"] = [ColumnSpec(**column) for column in values["columns"]]
+        return cls(**values)
 
 
 @dataclass
@@ -80,6 +111,12 @@ class RawData:
     validation: Split | None = None
     test: Split | None = None
     vocab_size: int | None = None  # tokens only
+    # image_folder read lazily: x holds file paths, decoded and resized by the pipeline to
+    # (height, width, channels).
+    image_files: tuple[int, int, int] | None = None
+    columns: list[ColumnSpec] | None = None  # table: names and types (x is a structured array)
+    table_format: dict[str, Any] | None = None  # table: delimiter, column_names, label_column
+    skipped: list[str] = field(default_factory=list)  # unreadable files or rows left out
 
 
 @dataclass
@@ -92,6 +129,22 @@ class DataBundle:
     input_spec: InputSpec
     target: TargetSpec
     sizes: dict[str, int]  # examples per split
+    # train_stream(first_step): every training batch of the run, epoch after epoch, from
+    # `first_step` on; the same sequence in every process, so a resumed run sees the batches an
+    # uninterrupted one would.
+    train_stream: Callable[[int], Any] | None = None
+    skipped: int = 0  # unreadable files or rows left out (data.on_bad_file: skip)
+    skipped_names: list[str] = field(default_factory=list)  # the first few, for the log
+    labels: dict[str, Any] = field(default_factory=dict)  # numpy labels per split, for inspect
+
+    @property
+    def skipped_note(self) -> str:
+        """One line for the log; empty when nothing was skipped."""
+        if not self.skipped:
+            return ""
+        more = self.skipped - len(self.skipped_names)
+        return (f"skipped {self.skipped} unreadable file(s) or row(s) (data.on_bad_file: skip): "
+                f"{', '.join(self.skipped_names)}" + (f" and {more} more" if more > 0 else ""))
 
     def split(self, name: str):
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]

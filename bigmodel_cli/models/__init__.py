@@ -14,7 +14,7 @@ from ..data.spec import BINARY, MULTICLASS, REGRESSION, InputSpec, TargetSpec
 from ..errors import ConfigError, lookup
 from . import cnn, mlp, rnn, transformer
 from .heads import build_head, check_task
-from .preprocessing import preprocess
+from .preprocessing import model_inputs, preprocess
 
 MODELS = {"mlp": mlp.build, "cnn": cnn.build, "rnn": rnn.build, "transformer": transformer.build}
 
@@ -27,7 +27,7 @@ def build_model(input_spec: InputSpec, target: TargetSpec, model_config,
     build_body = lookup(MODELS, "model family", model_config.family)
     task = resolve_task(target, model_config)
     check_task(task, target)  # before building anything, so a mistake fails fast
-    inputs = keras.Input(shape=input_spec.shape, dtype=input_spec.dtype, name="inputs")
+    inputs = model_inputs(input_spec)  # one tensor, or one per column for a table
     features = preprocess(inputs, input_spec)
     features = build_body(features, input_spec, model_config)
     features = _dense_layers(features, model_config)

@@ -4,18 +4,34 @@ The saved model must take raw inputs (pixels in [0, 255], unscaled features, raw
 scaling, normalization and tokenization are layers of the model rather than steps of the input
 pipeline. They are created here, inside `build_model`, which the runner calls inside
 `strategy.scope()`.
+
+A table (CSV rows) has one named input per column: numeric columns are normalized, categorical
+ones looked up (one-hot or embedded), text ones vectorized and embedded; the results are joined
+into one feature vector, which every family body reads like a vector.
 """
 
 from __future__ import annotations
 
 import keras
 
-from ..data.spec import IMAGE, TEXT, TOKENS, VECTOR, InputSpec
+from ..data.spec import CATEGORICAL, IMAGE, NUMERIC, TABLE, TEXT, TOKENS, VECTOR, InputSpec
+from ..data.tables import input_name, standardize_option
 from ..errors import ConfigError
+from .layers import MaskedGlobalPooling1D
 
 # TextVectorization keeps index 0 for padding and 1 for out-of-vocabulary words. A vocabulary
 # taken from `get_vocabulary()` already starts with them; one learned elsewhere may not.
 TEXT_SPECIAL_TOKENS = ["", "[UNK]"]
+
+
+def model_inputs(input_spec: InputSpec):
+    """The model's raw input: one tensor, or for a table a dict with one input per column."""
+    if input_spec.kind != TABLE:
+        return keras.Input(shape=input_spec.shape, dtype=input_spec.dtype, name="inputs")
+    return {input_name(column.name): keras.Input(
+                shape=(), dtype="float32" if column.type == NUMERIC else "string",
+                name=input_name(column.name))
+            for column in input_spec.columns}
 
 
 def preprocess(inputs, input_spec: InputSpec):
@@ -29,8 +45,10 @@ def preprocess(inputs, input_spec: InputSpec):
         return inputs  # already int ids, 0 is padding; the family body embeds them
     if kind == TEXT:
         return _text(inputs, input_spec)
-    raise ConfigError(
-        f"unknown input kind '{kind}'; expected one of {VECTOR}, {IMAGE}, {TOKENS}, {TEXT}")
+    if kind == TABLE:
+        return _table(inputs, input_spec)
+    raise ConfigError(f"unknown input kind '{kind}'; expected one of {VECTOR}, {IMAGE}, "
+                      f"{TOKENS}, {TEXT}, {TABLE}")
 
 
 def _image(inputs, input_spec: InputSpec):
@@ -57,9 +75,56 @@ def _text(inputs, input_spec: InputSpec):
     vectorize = keras.layers.TextVectorization(
         vocabulary=text_vocabulary(input_spec),
         output_sequence_length=input_spec.sequence_length,
+        standardize=standardize_option(input_spec.standardize),
         name="vectorize",
     )
     return vectorize(inputs)
+
+
+def _table(inputs: dict, input_spec: InputSpec):
+    numeric = [column for column in input_spec.columns if column.type == NUMERIC]
+    parts = []
+    if numeric:
+        # One Normalization over the stacked numeric columns, with each column's statistics.
+        stacked = [keras.layers.Reshape((1,), name=f"{input_name(column.name)}_as_feature")(
+                       inputs[input_name(column.name)]) for column in numeric]
+        stacked = stacked[0] if len(stacked) == 1 else \
+            keras.layers.Concatenate(name="numeric_columns")(stacked)
+        parts.append(keras.layers.Normalization(
+            mean=[column.mean for column in numeric],
+            variance=[column.variance for column in numeric], name="normalize_numeric")(stacked))
+    for column in input_spec.columns:
+        name = input_name(column.name)
+        if column.type == CATEGORICAL:
+            parts.append(_categorical(inputs[name], column, name))
+        elif column.type == TEXT:
+            parts.append(_text_column(inputs[name], column, name, input_spec.standardize))
+    if len(parts) == 1:
+        return parts[0]
+    return keras.layers.Concatenate(name="columns")(parts)
+
+
+def _categorical(values, column, name: str):
+    # A value never seen in training goes to the out-of-vocabulary slot, index 0.
+    if column.encoding == "embedding":
+        ids = keras.layers.StringLookup(vocabulary=column.vocabulary, name=f"{name}_lookup")(
+            values)
+        return keras.layers.Embedding(len(column.vocabulary) + 1, column.embedding_dim,
+                                      name=f"{name}_embedding")(ids)
+    return keras.layers.StringLookup(vocabulary=column.vocabulary, output_mode="one_hot",
+                                     name=f"{name}_lookup")(values)
+
+
+def _text_column(texts, column, name: str, standardize: str | None):
+    # Vocabulary from the training split; words become ids, embedded and averaged.
+    vocabulary = column.vocabulary or ["[EMPTY]"]  # all-empty training texts: a placeholder
+    vectorize = keras.layers.TextVectorization(
+        vocabulary=vocabulary, output_sequence_length=column.sequence_length,
+        standardize=standardize_option(standardize), name=f"{name}_vectorize")
+    embedded = keras.layers.Embedding(
+        len(vocabulary) + len(TEXT_SPECIAL_TOKENS), column.embedding_dim,
+        mask_zero=True, name=f"{name}_embedding")(vectorize(texts))
+    return MaskedGlobalPooling1D("mean", name=f"{name}_average")(embedded)
 
 
 def text_vocabulary(input_spec: InputSpec) -> list[str]:

@@ -1,0 +1,154 @@
+"""Backups for exact resume, and the epoch checkpoints users keep.
+
+A backup is two files in `backup/`: `state-<step>.weights.h5` (model and optimizer variables,
+so the step counter and the learning-rate schedule position come back too) and
+`state-<step>.json` (where training stood, the state of stateful callbacks, random-generator
+states, and the sha256 of the weights file). The JSON is written last, through a temporary
+name and a rename, so it marks a complete backup; a backup whose weights do not match their
+checksum is skipped with a warning and the previous one is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import atomic
+
+BACKUPS_KEPT = 2
+_STATE_NAME = re.compile(r"^state-(\d+)\.json$")
+
+
+@dataclass
+class TrainingState:
+    global_step: int  # optimizer steps taken since the start of the run
+    epoch: int  # the epoch in progress (0-based)
+    step_in_epoch: int  # steps of that epoch already taken
+    callbacks: dict = field(default_factory=dict)  # name -> state of a stateful callback
+    seed_states: dict = field(default_factory=dict)  # variable path -> random-generator state
+    weights_sha256: str = ""
+
+
+def save_backup(model, backup_dir: Path, state: TrainingState) -> Path:
+    backup_dir = Path(backup_dir)
+    weights = backup_dir / f"state-{state.global_step:09d}.weights.h5"
+    with atomic.atomic_path(weights) as temporary:
+        model.save_weights(temporary)
+    state.weights_sha256 = _sha256(weights)
+    state.seed_states = {variable.path: variable.numpy().tolist()
+                         for variable in _seed_variables(model)}
+    atomic.write_text(weights.with_name(f"state-{state.global_step:09d}.json"),
+                      json.dumps(asdict(state)))
+    _prune(backup_dir)
+    return weights
+
+
+def latest_backup(backup_dir: Path, warn: Callable[[str], None]
+                  ) -> tuple[Path, TrainingState] | None:
+    """The newest complete backup whose weights match their checksum, or None."""
+    for state_file in _state_files(Path(backup_dir)):
+        weights = state_file.with_name(state_file.stem + ".weights.h5")
+        try:
+            state = TrainingState(**json.loads(state_file.read_text(encoding="utf-8")))
+            intact = weights.exists() and _sha256(weights) == state.weights_sha256
+        except (OSError, ValueError, TypeError):
+            intact = False
+        if intact:
+            return weights, state
+        warn(f"backup {state_file.name} is incomplete or corrupt; using the one before it")
+    return None
+
+
+def restore(model, weights: Path, state: TrainingState) -> None:
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(weights)
+    for variable in _seed_variables(model):
+        if variable.path in state.seed_states:
+            variable.assign(state.seed_states[variable.path])
+
+
+def clear(backup_dir: Path) -> None:
+    for path in Path(backup_dir).glob("state-*"):
+        path.unlink(missing_ok=True)
+
+
+def _seed_variables(model) -> list:
+    # Dropout's random-generator states are not part of the saved weights; keep them so a
+    # resumed run draws the same dropout masks as an uninterrupted one.
+    return [variable for variable in model.variables if "seed_generator" in variable.path]
+
+
+def _state_files(backup_dir: Path) -> list[Path]:
+    found = [path for path in backup_dir.glob("state-*.json") if _STATE_NAME.match(path.name)]
+    return sorted(found, key=lambda path: int(_STATE_NAME.match(path.name).group(1)),
+                  reverse=True)
+
+
+def _prune(backup_dir: Path) -> None:
+    for old in _state_files(backup_dir)[BACKUPS_KEPT:]:
+        old.unlink(missing_ok=True)
+        old.with_name(old.stem + ".weights.h5").unlink(missing_ok=True)
+    kept = {path.stem for path in _state_files(backup_dir)}
+    for orphan in backup_dir.glob("state-*.weights.h5"):
+        if orphan.name.removesuffix(".weights.h5") not in kept:
+            orphan.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_epoch_checkpoint(model, checkpoints_dir: Path, epoch: int, keep_last: int) -> Path:
+    """Save `epoch-NNNN.keras`, point `last.keras` at it, and keep the newest `keep_last`."""
+    checkpoints_dir = Path(checkpoints_dir)
+    path = checkpoints_dir / f"epoch-{epoch:04d}.keras"
+    with atomic.atomic_path(path) as temporary:
+        model.save(temporary)
+    last = checkpoints_dir / "last.keras"
+    with atomic.atomic_path(last) as temporary:
+        temporary.unlink()
+        os.link(path, temporary)  # a second name for the same file: no copy, still atomic
+    for old in sorted(checkpoints_dir.glob("epoch-*.keras"))[:-keep_last]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(candidates: list[Path], unsafe: bool, warn: Callable[[str], None]):
+    """Load the first readable checkpoint of `candidates`, warning about each unreadable one.
+
+    Keras' safe mode refuses checkpoints that would run arbitrary code (a Lambda layer's
+    function); `unsafe` lifts that, for checkpoints whose source the user trusts.
+    """
+    import keras
+
+    from . import models, optim  # noqa: F401  registers bigmodel's layers and schedules
+    from .errors import RunError, UsageError
+
+    problem = None
+    for index, path in enumerate(candidates):
+        try:
+            return keras.models.load_model(path, safe_mode=not unsafe)
+        except ValueError as error:
+            if "safe_mode" in str(error):
+                raise UsageError(
+                    f"{path} holds Python code (e.g. a Lambda layer) that loading would run; "
+                    "if you trust where it came from, pass --unsafe") from None
+            problem = error
+        except (OSError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            problem = error
+        reason = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
+        if index + 1 < len(candidates):
+            warn(f"{path} is unreadable ({reason}); using {candidates[index + 1]}")
+    raise RunError(f"no readable checkpoint among {', '.join(map(str, candidates))}: {reason}; "
+                   "train again with --restart")

@@ -1,0 +1,51 @@
+"""Images sorted by class: `path/<class>/*.png|jpg|jpeg|bmp|gif|webp` (see `folders`).
+
+Every file is decoded once while loading, in parallel: an unreadable file is named at once
+(data.on_bad_file: fail) or left out and counted (skip), never found mid-training. With
+data.cache: memory (the default) that pass keeps the resized pixels, so training never decodes
+again; otherwise the pipeline reads and decodes the files each epoch (or from a cache file).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from . import folders, images
+from .spec import BINARY, IMAGE, MULTICLASS, RawData, Split
+
+
+def load(data_config, seed: int) -> RawData:
+    class_names, found = folders.index(data_config, images.SUFFIXES, "image")
+    height, width = data_config.image_size
+    shape = (height, width, images.CHANNELS[data_config.color_mode])
+    in_memory = data_config.cache == "memory"
+    splits, skipped = {}, []
+    for role, (files, labels) in found.items():
+        pixels, unreadable = images.scan(files, shape, keep_pixels=in_memory,
+                                         deterministic=data_config.deterministic)
+        if unreadable:
+            refuse_unless_skipping(data_config, files, unreadable, shape[2])
+            skipped += [folders.short_name(files[index], data_config.path)
+                        for index in unreadable]
+        readable = np.ones(len(files), bool)
+        readable[unreadable] = False
+        if not readable.any():
+            raise DataError(f"no readable images for the {role} split in {data_config.path}")
+        x = pixels[readable] if in_memory else np.asarray(files)[readable]
+        splits[role] = Split(x=x, y=labels[readable])
+    return RawData(
+        train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
+        input_kind=IMAGE, task=BINARY if len(class_names) == 2 else MULTICLASS,
+        class_names=class_names, image_files=None if in_memory else shape, skipped=skipped)
+
+
+def refuse_unless_skipping(data_config, files: list[str], unreadable: list[int],
+                           channels: int) -> None:
+    if data_config.on_bad_file == "skip":
+        return
+    first = files[unreadable[0]]
+    others = f" ({len(unreadable) - 1} more unreadable)" if len(unreadable) > 1 else ""
+    raise DataError(f"{first}: cannot read the image ({images.why_unreadable(first, channels)})"
+                    f"{others}; replace or remove it, or set data.on_bad_file: skip to leave "
+                    "unreadable files out")

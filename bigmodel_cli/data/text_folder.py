@@ -1,0 +1,52 @@
+"""Text files sorted by class: `path/<class>/*.txt` (see `folders`; aclImdb works as is).
+
+Each file is one example, read as UTF-8 (a byte-order mark is dropped). A file that is not
+UTF-8 is named (data.on_bad_file: fail) or left out and counted (skip).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from . import folders
+from .spec import BINARY, MULTICLASS, TEXT, RawData, Split
+
+SUFFIXES = (".txt",)
+
+
+def load(data_config, seed: int) -> RawData:
+    class_names, found = folders.index(data_config, SUFFIXES, "text")
+    splits, skipped = {}, []
+    for role, (files, labels) in found.items():
+        texts, kept = [], []
+        for index, path in enumerate(files):
+            text = read_text(path, data_config.on_bad_file)
+            if text is None:
+                skipped.append(folders.short_name(path, data_config.path))
+                continue
+            texts.append(text)
+            kept.append(index)
+        if not texts:
+            raise DataError(f"no readable text files for the {role} split in {data_config.path}")
+        splits[role] = Split(x=np.asarray(texts, dtype=object), y=labels[kept])
+    return RawData(
+        train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
+        input_kind=TEXT, task=BINARY if len(class_names) == 2 else MULTICLASS,
+        class_names=class_names, skipped=skipped)
+
+
+def read_text(path: str, on_bad_file: str) -> str | None:
+    """The file's text; None when it is unreadable and data.on_bad_file says skip."""
+    try:
+        with open(path, "rb") as file:
+            return file.read().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 text (byte {error.start} is 0x{error.object[error.start]:02x})"
+        fix = "re-save it as UTF-8"
+    except OSError as error:
+        reason, fix = f"cannot read it ({error.strerror})", "fix its permissions"
+    if on_bad_file == "skip":
+        return None
+    raise DataError(f"{path}: {reason}; {fix}, remove it, or set data.on_bad_file: skip to "
+                    "leave unreadable files out")
