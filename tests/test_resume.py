@@ -107,14 +107,18 @@ def test_kill_9_mid_epoch_and_at_epoch_end_resumes_to_identical_weights(
     assert not list((run_dir / "backup").glob("state-*")), "a finished run keeps no backups"
 
 
-def test_sigterm_backs_up_and_exits_143_then_resumes(config_file, tmp_path):
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGTERM", "SIGINT"])
+def test_a_signal_backs_up_and_exits_128_plus_its_number_then_resumes(
+        config_file, tmp_path, signal_number):
     run_dir = tmp_path / "run"
     process = start_training(config_file, run_dir)
     wait_for(lambda: backup_steps(run_dir), process)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signal_number)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 143, stderr
-    assert "stopped by SIGTERM at step" in stderr and "run the same command again" in stderr
+    assert process.returncode == 128 + signal_number, stderr
+    assert f"stopped by {signal_number.name} at step" in stderr
+    assert "run the same command again" in stderr
     assert "Traceback" not in stderr
     stopped_at = max(backup_steps(run_dir))
     assert stopped_at % 5 != 0 or stopped_at > 5  # a backup written at the signal, not only N
