@@ -46,13 +46,14 @@ class Family:
     tokens_per_example: int = 0  # sequence models also report tokens/s
 
 
-# Steps per epoch are chosen so that one epoch takes a few seconds on a 2-core CPU.
+# Steps per epoch: a few seconds per epoch on a 2-core CPU, and multiples of 32 so that every
+# steps_per_execution the sweeps try divides an epoch.
 FAMILIES = {
-    "mlp": Family("plain/mlp_mnist.py", "configs/mlp.yaml", 1000 * BATCH_SIZE),
-    "cnn": Family("plain/cnn_cifar10.py", "configs/cnn.yaml", 100 * BATCH_SIZE),
-    "rnn": Family("plain/rnn_imdb.py", "configs/rnn.yaml", 20 * BATCH_SIZE, 256),
+    "mlp": Family("plain/mlp_mnist.py", "configs/mlp.yaml", 1024 * BATCH_SIZE),
+    "cnn": Family("plain/cnn_cifar10.py", "configs/cnn.yaml", 128 * BATCH_SIZE),
+    "rnn": Family("plain/rnn_imdb.py", "configs/rnn.yaml", 32 * BATCH_SIZE, 256),
     "transformer": Family("plain/transformer_imdb.py", "configs/transformer.yaml",
-                          30 * BATCH_SIZE, 256),
+                          32 * BATCH_SIZE, 256),
 }
 
 

@@ -66,8 +66,7 @@ def train(config: ConfigPath, overrides: Overrides = None,
               help="Start from the weights of a run directory or .keras file (fine-tuning).",
               show_default=False)] = None,
           debug: Debug = False, verbose: Verbose = False) -> None:
-    """Train the model a config describes. Running it again on the same run directory resumes
-    an interrupted run exactly where it stopped."""
+    """Train the model a config describes; run it again to resume where it stopped."""
     from . import config as config_module
     from . import runner
 
@@ -174,8 +173,10 @@ def config_validate(
                               "step on a random batch (imports TensorFlow; downloads "
                               "nothing).")] = False,
         debug: Debug = False, verbose: Verbose = False) -> None:
-    """Check configs: every mistake of every file, an OK line per valid one. Exit 2 if any is
-    invalid. With --dry-run, also print parameters, FLOPs, memory and the strategy."""
+    """Check configs: every mistake of every file, and an OK line for each valid one.
+
+    Exits with 2 if any is invalid. --dry-run also builds the model and takes one step.
+    """
     from .validation import validate_files
 
     code = validate_files(configs, overrides or [], dry_run, stdout, stderr, verbose, debug)

@@ -14,7 +14,17 @@ import numpy as np
 
 from . import distribute
 from .data import keras_source, pipeline, sklearn_source, tfds_source
-from .data.spec import BINARY, IMAGE, MULTICLASS, REGRESSION, TEXT, TOKENS, InputSpec, TargetSpec
+from .data.spec import (
+    BINARY,
+    IMAGE,
+    MULTICLASS,
+    REGRESSION,
+    TEXT,
+    TOKENS,
+    VECTOR,
+    InputSpec,
+    TargetSpec,
+)
 from .errors import DataError, UsageError, lookup
 from .schema import Config
 from .tfenv import import_tensorflow
@@ -22,10 +32,10 @@ from .tfenv import import_tensorflow
 # (input kind, example shape, class names); an empty list of names means regression.
 SKLEARN_SHAPES = {
     "digits": (IMAGE, (8, 8, 1), [str(digit) for digit in range(10)]),
-    "iris": ("vector", (4,), ["setosa", "versicolor", "virginica"]),
-    "wine": ("vector", (13,), ["class_0", "class_1", "class_2"]),
-    "breast_cancer": ("vector", (30,), ["malignant", "benign"]),
-    "diabetes": ("vector", (10,), []),
+    "iris": (VECTOR, (4,), ["setosa", "versicolor", "virginica"]),
+    "wine": (VECTOR, (13,), ["class_0", "class_1", "class_2"]),
+    "breast_cancer": (VECTOR, (30,), ["malignant", "benign"]),
+    "diabetes": (VECTOR, (10,), []),
 }
 KERAS_IMAGE_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1),
                       "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}
@@ -98,13 +108,16 @@ def _compiled_model(tf, config: Config, strategy, input_spec, target, task: str)
 
     training = config.training
     policy = precision.resolve(tf, training.mixed_precision, strategy)
-    steps = training.epochs * (training.steps_per_epoch or 1)  # only sizes decay schedules
+    # Without the data the epoch's length is unknown; it sizes decay schedules and must be a
+    # multiple of steps_per_execution, so take one that is (fit is never called here).
+    steps_per_epoch = training.steps_per_epoch or (
+        training.steps_per_execution if isinstance(training.steps_per_execution, int) else 1)
     with strategy.scope(), precision.dtype_policy(policy):
         model = models.build_model(input_spec, target, config.model, config.name)
         model.compile(
-            optimizer=optim.build_optimizer(config.optimizer, steps,
+            optimizer=optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch,
                                             training.gradient_accumulation_steps, training.ema),
-            **performance.compile_options(training, tf),
+            **performance.compile_options(config, model, strategy, steps_per_epoch),
             **models.compile_arguments(task))
     return model, policy
 

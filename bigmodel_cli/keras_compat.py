@@ -13,6 +13,11 @@ are in keras/src/backend/tensorflow/trainer.py:
    `strategy.reduce("MEAN", value, axis=0)`; metrics are scalars and have no axis 0. The mean
    across replicas, element by element, is `axis=None`.
 
+A third limit has no fix here: Keras runs several steps per execution in a `tf.while_loop` with
+a `tf.cond` around each step, and MirroredStrategy cannot run a step inside `tf.cond`
+(keras-team/keras issue 19246, open: "You must feed a value for placeholder tensor").
+`limit_steps_per_execution` keeps mirrored runs at one step per execution.
+
 The fixes replace a method and a module function of Keras, so they hold for the whole process;
 `apply` installs them once, only for a multi-replica strategy and only on Keras versions known to
 need them. Check again (and move AFFECTED_VERSIONS) when upgrading Keras: tests/test_distribute*
@@ -22,6 +27,8 @@ fail if a newer Keras still needs them.
 from __future__ import annotations
 
 import functools
+
+from .errors import ConfigError
 
 # Keras versions with the bug: from 3.0 (the TensorFlow trainer of Keras 3) up to, not
 # including, the second version. 3.15.1 is the newest one checked.
@@ -48,6 +55,24 @@ def apply(strategy) -> bool:
         trainer.reduce_per_replica = _mean_across_workers(trainer.reduce_per_replica)
         trainer._bigmodel_fixes = True
     return True
+
+
+def limit_steps_per_execution(options: dict, setting, strategy) -> dict:
+    """`model.compile` options with one step per execution under a mirrored strategy with
+    several replicas (keras-team/keras issue 19246); `setting` is the config's value."""
+    import keras
+    import tensorflow as tf
+
+    mirrored = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if (options.get("steps_per_execution", 1) == 1 or strategy.num_replicas_in_sync < 2
+            or not isinstance(strategy, mirrored) or not needs_fixes(keras.__version__)):
+        return options
+    if setting != "auto":
+        raise ConfigError(
+            f"training.steps_per_execution: {setting} steps per execution fail with "
+            f"{strategy.num_replicas_in_sync} mirrored replicas in Keras {keras.__version__} "
+            "(keras-team/keras issue 19246); use 1 or auto")
+    return {**options, "steps_per_execution": 1}
 
 
 def _build_from_one_replica(original):

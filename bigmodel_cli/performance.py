@@ -1,22 +1,264 @@
-"""Settings that change speed but not results: XLA, steps per execution.
+"""Settings that change speed but not results, chosen per device type, and the throughput and
+model-FLOPs-utilisation (MFU) report of a run.
 
-`auto` values are chosen per device type from measurements, not guessed.
+What `auto` means on a CPU was measured on a 2-core x86-64 CPU (README "Performance";
+`python benchmarks/sweep.py` reproduces it). GPU and TPU values follow Keras' and TensorFlow's
+own guidance and were not measured here.
 """
 
 from __future__ import annotations
 
-from .schema import TrainingConfig
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+from . import atomic
+from .errors import ConfigError
+
+CPU, GPU, TPU = "cpu", "gpu", "tpu"
+# The most steps `steps_per_execution: auto` runs per call into TensorFlow. On the CPU, one
+# Keras step costs ~1.5 ms of Python and dispatch whatever the model; 32 steps per call
+# removed most of it (mlp 2.4x, cnn 1.15x faster), and more gained nothing measurable.
+# On accelerators the host overhead matters more, so TPUs get more.
+MOST_STEPS_PER_EXECUTION = {CPU: 32, GPU: 32, TPU: 64}
+RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN")
+PEAK_PROBE_SECONDS = 0.2  # per repetition of the matmul probe; the best of PEAK_PROBE_REPEATS
+PEAK_PROBE_REPEATS = 5
+PEAK_PROBE_SIZE = {CPU: 1024, GPU: 8192, TPU: 8192}  # square matrices
 
 
-def compile_options(training: TrainingConfig, tf) -> dict:
-    """Keyword arguments for `model.compile` that only affect speed."""
-    has_accelerator = bool(tf.config.list_logical_devices("GPU"))
-    jit_compile = training.jit_compile
-    if jit_compile == "auto":
-        # Measured on a 2-core x86 CPU: XLA made the classic CNN ~2.6x slower, so auto means
-        # off without an accelerator and Keras' own choice with one.
-        jit_compile = "auto" if has_accelerator else False
-    steps_per_execution = training.steps_per_execution
-    if steps_per_execution == "auto":
-        steps_per_execution = 1
-    return {"jit_compile": jit_compile, "steps_per_execution": steps_per_execution}
+# --- compile options ----------------------------------------------------------------------
+
+def device_kind(strategy) -> str:
+    """cpu, gpu or tpu: the kind of device the strategy's replicas run on."""
+    if type(strategy).__name__.startswith("TPU"):
+        return TPU
+    return GPU if "GPU" in replica_devices(strategy)[0].upper() else CPU
+
+
+def replica_devices(strategy) -> list[str]:
+    try:
+        return list(strategy.extended.worker_devices)
+    except RuntimeError:
+        # The default strategy names no devices: TensorFlow places ops on the first GPU, if any.
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return [gpus[0].name if gpus else "/device:CPU:0"]
+
+
+def compile_options(config, model, strategy, steps_per_epoch: int, step_in_epoch: int = 0
+                    ) -> dict:
+    """`model.compile` keyword arguments that only affect speed, `auto` resolved.
+
+    `step_in_epoch` is where a resumed run starts inside its epoch: an execution must not run
+    past the end of an epoch, so its steps must divide every stretch `fit` is asked to run.
+    """
+    training, kind = config.training, device_kind(strategy)
+    stretches = {"the steps of an epoch": steps_per_epoch}
+    if step_in_epoch:
+        stretches["the steps left in the resumed epoch"] = steps_per_epoch - step_in_epoch
+    if config.checkpoint.backup_every_steps:
+        stretches["checkpoint.backup_every_steps"] = config.checkpoint.backup_every_steps
+    return {
+        "jit_compile": choose_jit_compile(training.jit_compile, kind, model,
+                                          training.deterministic),
+        "steps_per_execution": choose_steps_per_execution(training.steps_per_execution, kind,
+                                                          stretches),
+    }
+
+
+def choose_jit_compile(setting, kind: str, model, deterministic: bool = False):
+    """XLA on or off; "auto" lets Keras decide (it compiles when every layer supports XLA)."""
+    if setting != "auto":
+        return setting
+    if kind != CPU:
+        return "auto"
+    # Measured on the CPU: XLA made a step of the classic CNN ~2.6x and of the tiny Transformer
+    # ~60x slower (its attention dropout), but a masked LSTM ~1.7x faster: XLA fuses the
+    # recurrent loop's many small operations. Op determinism rules XLA out.
+    return has_recurrent_layer(model) and not deterministic
+
+
+def has_recurrent_layer(model) -> bool:
+    return any(type(layer).__name__ in RECURRENT_LAYERS
+               for layer in model._flatten_layers(include_self=False, recursive=True))
+
+
+def choose_steps_per_execution(setting, kind: str, stretches: dict[str, int]) -> int:
+    """Steps per call into TensorFlow: a divisor of every stretch of steps.
+
+    Keras runs whole executions, so with 150 steps per epoch and 32 per execution an epoch
+    would run 160 steps, and step-exact backups and resumes would drift.
+    """
+    common = math.gcd(*stretches.values())
+    if setting == "auto":
+        limit = MOST_STEPS_PER_EXECUTION[kind]
+        return max(divisor for divisor in range(1, min(limit, common) + 1)
+                   if common % divisor == 0)
+    for name, steps in stretches.items():
+        if steps % setting:
+            divisors = [d for d in range(1, min(setting, common) + 1) if common % d == 0]
+            raise ConfigError(
+                f"training.steps_per_execution: {setting} does not divide {name} ({steps}), "
+                f"so Keras would run past it; use auto or a divisor such as {divisors[-1]}")
+    return setting
+
+
+# --- throughput and MFU -------------------------------------------------------------------
+
+def tokens_per_example(model) -> int:
+    """Sequence length for token or text inputs (tokens/s is their usual unit), else 0."""
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if type(layer).__name__ == "TextVectorization":
+            return int(layer.get_config().get("output_sequence_length") or 0)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else None
+    if inputs is not None and len(inputs.shape) == 2 and "int" in str(inputs.dtype):
+        return int(inputs.shape[1] or 0)
+    return 0
+
+
+def describe_speed(model) -> str:
+    """The resolved speed settings, for the log."""
+    return (f"{model.steps_per_execution} step(s) per execution, "
+            f"XLA {'on' if model.jit_compile else 'off'}")
+
+
+def run_report(tf, model, strategy, examples_per_second: float | None,
+               configured_peak: float | None, tokens: int = 0) -> dict:
+    """The throughput report of a finished run, with the speed settings it ran with."""
+    from . import flops
+
+    flops_per_example = float(flops.estimate(model).training_flops)
+    peak = None
+    if examples_per_second is not None:
+        dtype = model.dtype_policy.compute_dtype
+        peak = peak_flops(tf, strategy, dtype, configured_peak)
+    return {"device": device_kind(strategy), "steps_per_execution": model.steps_per_execution,
+            "jit_compile": bool(model.jit_compile),
+            **throughput_report(examples_per_second, flops_per_example, peak, tokens)}
+
+
+def throughput_report(examples_per_second: float | None, flops_per_example: float,
+                      peak: tuple[float, str] | None, tokens: int = 0) -> dict:
+    """examples/s, tokens/s, FLOPs per example, achieved and peak FLOP/s, and their ratio."""
+    report = {"examples_per_second": examples_per_second, "tokens_per_second": None,
+              "training_flops_per_example": flops_per_example, "flops_per_second": None,
+              "peak_flops_per_second": peak[0] if peak else None,
+              "peak_source": peak[1] if peak else None, "mfu": None}
+    if examples_per_second is None:
+        return report
+    if tokens:
+        report["tokens_per_second"] = examples_per_second * tokens
+    report["flops_per_second"] = examples_per_second * flops_per_example
+    if peak:
+        report["mfu"] = report["flops_per_second"] / peak[0]
+    return report
+
+
+def describe_throughput(report: dict) -> str:
+    """One line for the end of a run."""
+    rate = report["examples_per_second"]
+    if rate is None:
+        return "throughput: too few steps to time (the first step traces the model)"
+    tokens = (f" ({report['tokens_per_second']:,.0f} tokens/s)"
+              if report["tokens_per_second"] else "")
+    line = (f"throughput: {rate:,.0f} examples/s{tokens}, "
+            f"{report['training_flops_per_example'] / 1e6:,.2f} MFLOP per example, "
+            f"{report['flops_per_second'] / 1e9:,.2f} GFLOP/s")
+    if report["mfu"] is not None:
+        line += (f", MFU {report['mfu']:.1%} of {report['peak_flops_per_second'] / 1e9:,.0f} "
+                 f"GFLOP/s peak ({report['peak_source']})")
+    return line
+
+
+# --- peak FLOP/s ----------------------------------------------------------------------------
+
+def peak_flops(tf, strategy, dtype: str, configured: float | None = None,
+               cache: Path | None = None) -> tuple[float, str]:
+    """(FLOP/s of all the run's devices together, where the number came from).
+
+    From `training.peak_flops` if set; else a matmul probe, measured once per device
+    description and dtype and kept in the cache file.
+    """
+    if configured:
+        return float(configured), "training.peak_flops"
+    kind = device_kind(strategy)
+    key = f"{device_description(tf, kind)} {dtype}"
+    cache = cache or cache_file()
+    known = read_cache(cache)
+    if key not in known:
+        device = replica_devices(strategy)[0]
+        known[key] = measure_matmul_flops(tf, device, PEAK_PROBE_SIZE[kind], dtype)
+        known = {**read_cache(cache), key: known[key]}  # keep what others wrote meanwhile
+        atomic.write_text(cache, json.dumps(known, indent=2, sort_keys=True) + "\n")
+        source = f"measured, cached in {cache}"
+    else:
+        source = f"cached in {cache}"
+    # Logical CPU devices share one processor; accelerators add up.
+    devices = 1 if kind == CPU else strategy.num_replicas_in_sync
+    return known[key] * devices, source
+
+
+def cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "bigmodel" / "peak_flops.json"
+
+
+def read_cache(path: Path) -> dict:
+    try:
+        known = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no cache yet, or a damaged one: measure again
+    return known if isinstance(known, dict) else {}
+
+
+def device_description(tf, kind: str) -> str:
+    """A key that names the hardware: the CPU model and core count, or the accelerator name."""
+    if kind == GPU:
+        gpus = tf.config.list_physical_devices("GPU")
+        details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+        return f"gpu: {details.get('device_name', 'unknown')}"
+    if kind == TPU:
+        return f"tpu: {tf.config.list_logical_devices('TPU')[0].name}"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"cpu: {cpu_model_name()}, {cores} cores"
+
+
+def cpu_model_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def measure_matmul_flops(tf, device: str, size: int, dtype: str) -> float:
+    """The best FLOP/s of back-to-back square matmuls over a few short repetitions."""
+    with tf.device(device):
+        matrix = tf.random.uniform((size, size), dtype=dtype)
+
+        @tf.function
+        def multiply(count):
+            product = matrix
+            for _ in tf.range(count):
+                product = tf.matmul(matrix, product)
+                product = product / tf.cast(size, product.dtype)  # keeps values finite
+            return tf.reduce_sum(product)
+
+        float(multiply(tf.constant(2)))  # trace and warm up
+        count, best = 2, 0.0
+        for _ in range(PEAK_PROBE_REPEATS):
+            started = time.perf_counter()
+            float(multiply(tf.constant(count)))
+            seconds = time.perf_counter() - started
+            best = max(best, 2 * size**3 * count / seconds)
+            # Aim each repetition at PEAK_PROBE_SECONDS, so fast devices are timed long enough.
+            count = max(1, round(count * PEAK_PROBE_SECONDS / max(seconds, 1e-6)))
+    return best

@@ -95,11 +95,15 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         model.compile(
             optimizer=optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch,
                                             training.gradient_accumulation_steps, training.ema),
-            **performance.compile_options(training, tf),
+            # Speed only: XLA and steps per execution, `auto` chosen for the device type.
+            **keras_compat.limit_steps_per_execution(
+                performance.compile_options(config, model, strategy, steps_per_epoch,
+                                            backup[1].step_in_epoch if backup else 0),
+                training.steps_per_execution, strategy),
             **models.compile_arguments(task),
         )
     console.print(f"model: {config.model.family}, {model.count_params():,} parameters, "
-                  f"task {task}", highlight=False)
+                  f"task {task}; {performance.describe_speed(model)}", highlight=False)
 
     # --- starting point: a backup of this run, weights of another, or the initialization ------
     start = checkpoints.TrainingState(global_step=0, epoch=0, step_in_epoch=0)
@@ -154,7 +158,11 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         "distribute": placement,
         "parameters": model.count_params(),
         "skipped": bundle.skipped,  # unreadable files or rows left out (data.on_bad_file: skip)
+        # examples/s of the training steps, FLOPs per example and MFU against the peak FLOP/s
+        "throughput": performance.run_report(tf, model, strategy, progress.examples_per_second(),
+                                             training.peak_flops, progress.tokens_per_example),
     }
+    console.print(performance.describe_throughput(results["throughput"]), highlight=False)
     if bundle.test is not None:
         best = checkpoints.load_checkpoint(run.model_files(), unsafe=False, warn=warn)
         results["test"] = best.evaluate(bundle.test, return_dict=True, verbose=0)

@@ -274,8 +274,13 @@ class TrainingConfig(Section):
     steps_per_epoch: PositiveInt | None = Field(None, description="null: one pass over train")
     early_stopping: EarlyStoppingConfig | None = None
     deterministic: bool = Field(False, description="bit-exact reruns (slower)")
-    jit_compile: Literal["auto"] | bool = Field("auto", description="auto: off on CPU (slower)")
-    steps_per_execution: Literal["auto"] | PositiveInt = 1
+    jit_compile: Literal["auto"] | bool = Field(
+        "auto", description="XLA; auto: on CPU only for recurrent models (measured), else Keras'")
+    steps_per_execution: Literal["auto"] | PositiveInt = Field(
+        "auto", description="steps per call into TensorFlow; auto: up to 32 (measured), "
+                            "dividing the epoch")
+    peak_flops: PositiveFloat | None = Field(
+        None, description="peak FLOP/s of the run's devices, for MFU; null: measured once, cached")
     tensorboard: bool = True
     mixed_precision: Literal["off", "mixed_float16", "mixed_bfloat16", "auto"] = Field(
         "off", description="auto: bfloat16 on TPU, float16 on GPUs >= 7.0, off on CPU")

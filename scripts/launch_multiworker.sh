@@ -8,7 +8,8 @@
 # run directory; the others write to temporary directories they remove. Each output line is
 # prefixed with its worker. The exit status is 0 when every worker succeeded; when one fails,
 # the others are stopped (they would wait for it forever) and the status is the first failure's.
-# BIGMODEL names the command to run (default: .venv/bin/bigmodel if present, else bigmodel).
+# BIGMODEL names the command to run (default: .venv/bin/bigmodel if present, else bigmodel);
+# BIGMODEL_STOP_GRACE is how long a stopped worker may take before it is killed (10 s).
 set -euo pipefail
 
 usage="usage: $0 N CONFIG [bigmodel train arguments...]"
@@ -28,6 +29,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ -z ${BIGMODEL:-} ]]; then
     if [[ -x $repo/.venv/bin/bigmodel ]]; then BIGMODEL=$repo/.venv/bin/bigmodel; else BIGMODEL=bigmodel; fi
 fi
+read -ra bigmodel_command <<< "$BIGMODEL"  # may be several words: "python -m bigmodel_cli"
 python=python3
 [[ -x $repo/.venv/bin/python ]] && python=$repo/.venv/bin/python
 
@@ -46,8 +48,9 @@ stop_workers() {
     # TERM lets a worker stop cleanly; one blocked on a vanished peer gets KILL after a while.
     local pid
     for pid in "${!running[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    # Without our pipes: a sleeping killer must not hold the output open after we exit.
     (sleep "${BIGMODEL_STOP_GRACE:-10}"; for pid in "${!running[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true; done) &
+        kill -KILL "$pid" 2>/dev/null || true; done) </dev/null >/dev/null 2>&1 &
     killer=$!
 }
 killer=""
@@ -57,7 +60,7 @@ trap 'stop_workers; wait "${!running[@]}" 2>/dev/null; exit 143' TERM
 for ((index = 0; index < workers; index++)); do
     tf_config="{\"cluster\": {\"worker\": [$ports]}, \"task\": {\"type\": \"worker\", \"index\": $index}}"
     # exec: $! is the worker itself, so it can be stopped and waited for directly.
-    ( exec env TF_CONFIG="$tf_config" "$BIGMODEL" train "$config" "$@" ) \
+    ( exec env TF_CONFIG="$tf_config" "${bigmodel_command[@]}" train "$config" "$@" ) \
         > >(sed -u "s/^/[worker $index] /") 2> >(sed -u "s/^/[worker $index] /" >&2) &
     running[$!]=$index
 done

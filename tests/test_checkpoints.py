@@ -8,9 +8,9 @@ import shutil
 import keras
 import numpy as np
 import pytest
+from cli_runner import CONFIGS, bigmodel
 
 from bigmodel_cli import atomic, checkpoints
-from cli_runner import CONFIGS, bigmodel
 
 
 def tiny_model():

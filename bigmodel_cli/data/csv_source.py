@@ -46,6 +46,9 @@ def load(data_config, seed: int) -> RawData:
         raise DataError(f"{files[0]}: no column '{label}' (data.label_column)"
                         f"{did_you_mean(label, header)}; its columns: {', '.join(header)}")
     columns = feature_columns(data_config, header, rows)
+    if not columns:
+        raise DataError(f"{files[0]}: no feature columns besides the label '{label}'; "
+                        "a model needs at least one input column")
     positions = {name: header.index(name) for name in header}
     skipped, parsed = [], []
     for where, fields in rows:

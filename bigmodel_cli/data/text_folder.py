@@ -45,7 +45,7 @@ def read_text(path: str, on_bad_file: str) -> str | None:
         reason = f"not UTF-8 text (byte {error.start} is 0x{error.object[error.start]:02x})"
         fix = "re-save it as UTF-8"
     except OSError as error:
-        reason, fix = f"cannot read it ({error.strerror})", "fix its permissions"
+        reason, fix = f"cannot read it ({error.strerror or error})", "fix its permissions"
     if on_bad_file == "skip":
         return None
     raise DataError(f"{path}: {reason}; {fix}, remove it, or set data.on_bad_file: skip to "

@@ -1,0 +1,238 @@
+"""Speed settings and the throughput report: what `auto` resolves to, FLOPs per example on
+layers counted by hand, the MFU arithmetic, the peak FLOP/s cache and the progress display."""
+
+from __future__ import annotations
+
+import io
+import json
+from types import SimpleNamespace
+
+import keras
+import pytest
+from rich.console import Console
+
+from bigmodel_cli import performance, progress
+from bigmodel_cli.errors import ConfigError
+from bigmodel_cli.schema import Config
+
+
+def fake_strategy(*devices: str, name: str = "OneDeviceStrategy"):
+    strategy_class = type(name, (), {})
+    strategy = strategy_class()
+    strategy.extended = SimpleNamespace(worker_devices=list(devices))
+    strategy.num_replicas_in_sync = len(devices)
+    return strategy
+
+
+CPU_STRATEGY = fake_strategy("/job:localhost/replica:0/task:0/device:CPU:0")
+
+
+def make_config(**training) -> Config:
+    return Config.model_validate({
+        "name": "speed", "data": {"source": "synthetic"}, "model": {"family": "mlp"},
+        "training": training})
+
+
+def dense_model():
+    return keras.Sequential([keras.Input((784,)), keras.layers.Dense(64, activation="relu"),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+def lstm_model():
+    return keras.Sequential([keras.Input((256,), dtype="int32"), keras.layers.Embedding(100, 32),
+                             keras.layers.LSTM(64), keras.layers.Dense(1)])
+
+
+# --- auto -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("steps, kind, expected", [
+    (150, "cpu", 30),    # the largest divisor of the epoch up to 32
+    (1024, "cpu", 32),
+    (1407, "cpu", 21),   # MNIST's 45,000 training images in batches of 32: 3 x 7 x 67
+    (7, "cpu", 7),
+    (13, "cpu", 13),
+    (1024, "tpu", 64),
+])
+def test_auto_steps_per_execution_divides_the_epoch(steps, kind, expected):
+    chosen = performance.choose_steps_per_execution("auto", kind, {"epoch": steps})
+    assert chosen == expected
+
+
+def test_auto_steps_per_execution_also_divides_backups_and_a_resumed_epoch():
+    config = make_config(steps_per_execution="auto")
+    config.checkpoint.backup_every_steps = 48
+    options = performance.compile_options(config, dense_model(), CPU_STRATEGY, 128)
+    assert options["steps_per_execution"] == 16  # gcd(128, 48)
+    config.checkpoint.backup_every_steps = None
+    resumed = performance.compile_options(config, dense_model(), CPU_STRATEGY, 150, 60)
+    assert resumed["steps_per_execution"] == 30  # gcd(150, 150 - 60)
+
+
+def test_explicit_steps_per_execution_must_divide_the_epoch():
+    assert performance.choose_steps_per_execution(5, "cpu", {"the epoch": 150}) == 5
+    with pytest.raises(ConfigError, match=r"32 does not divide the epoch \(150\).*such as 30"):
+        performance.choose_steps_per_execution(32, "cpu", {"the epoch": 150})
+
+
+def test_auto_jit_compile_per_device_and_model():
+    dense, recurrent = dense_model(), lstm_model()
+    assert performance.choose_jit_compile("auto", "cpu", dense) is False
+    assert performance.choose_jit_compile("auto", "cpu", recurrent) is True
+    assert performance.choose_jit_compile("auto", "cpu", recurrent, deterministic=True) is False
+    assert performance.choose_jit_compile("auto", "gpu", dense) == "auto"  # Keras decides
+    assert performance.choose_jit_compile(True, "cpu", dense) is True
+    assert performance.choose_jit_compile(False, "gpu", recurrent) is False
+
+
+def test_device_kind_from_the_strategy():
+    assert performance.device_kind(CPU_STRATEGY) == "cpu"
+    assert performance.device_kind(fake_strategy("/device:GPU:0", "/device:GPU:1")) == "gpu"
+    assert performance.device_kind(fake_strategy("/device:TPU:0", name="TPUStrategy")) == "tpu"
+
+
+# --- FLOPs, tokens and MFU ------------------------------------------------------------------
+
+def test_training_flops_per_example_counted_by_hand():
+    # Dense: 2 FLOPs per weight of the kernel and example; training = 3 forward passes.
+    report = performance.run_report(None, dense_model(), CPU_STRATEGY, None, None)
+    assert report["training_flops_per_example"] == 3 * 2 * (784 * 64 + 64 * 10)
+    convolution = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(32, 3)])
+    report = performance.run_report(None, convolution, CPU_STRATEGY, None, None)
+    assert report["training_flops_per_example"] == 3 * 2 * (3 * 3 * 3 * 32) * (30 * 30)
+    # LSTM: four gates, each from the input (32) and the state (64), at each of 256 steps.
+    report = performance.run_report(None, lstm_model(), CPU_STRATEGY, None, None)
+    lstm = 256 * 2 * (32 * 256 + 64 * 256)
+    assert report["training_flops_per_example"] == 3 * (lstm + 2 * 64)
+    assert report["examples_per_second"] is None and report["mfu"] is None
+
+
+def test_tokens_per_example_for_sequence_inputs_only():
+    assert performance.tokens_per_example(lstm_model()) == 256
+    assert performance.tokens_per_example(dense_model()) == 0
+    text = keras.Input((), dtype="string")
+    vectorize = keras.layers.TextVectorization(vocabulary=["a", "b"], output_sequence_length=16)
+    model = keras.Model(text, keras.layers.Embedding(4, 2)(vectorize(text)))
+    assert performance.tokens_per_example(model) == 16
+
+
+def test_mfu_arithmetic_and_the_line_that_reports_it():
+    report = performance.throughput_report(1000.0, 3e6, (1.5e11, "training.peak_flops"), 256)
+    assert report["tokens_per_second"] == 256_000
+    assert report["flops_per_second"] == 3e9
+    assert report["mfu"] == pytest.approx(0.02)
+    line = performance.describe_throughput(report)
+    assert line == ("throughput: 1,000 examples/s (256,000 tokens/s), 3.00 MFLOP per example, "
+                    "3.00 GFLOP/s, MFU 2.0% of 150 GFLOP/s peak (training.peak_flops)")
+    untimed = performance.throughput_report(None, 3e6, None)
+    assert untimed["mfu"] is None and "too few steps" in performance.describe_throughput(untimed)
+
+
+# --- peak FLOP/s ----------------------------------------------------------------------------
+
+def test_configured_peak_wins_and_writes_nothing(tmp_path):
+    cache = tmp_path / "peak.json"
+    assert performance.peak_flops(None, CPU_STRATEGY, "float32", 2e11, cache) == (
+        2e11, "training.peak_flops")
+    assert not cache.exists()
+
+
+def test_peak_is_measured_once_per_device_and_dtype_then_cached(tmp_path, monkeypatch):
+    cache = tmp_path / "bigmodel" / "peak.json"
+    cache.parent.mkdir()
+    cache.write_text('{"some other machine float32": 5.0}')
+    measured = []
+    monkeypatch.setattr(performance, "measure_matmul_flops",
+                        lambda tf, device, size, dtype: measured.append(device) or 1.25e11)
+    value, source = performance.peak_flops(None, CPU_STRATEGY, "float32", None, cache)
+    assert (value, measured) == (1.25e11, ["/job:localhost/replica:0/task:0/device:CPU:0"])
+    assert source.startswith("measured")
+    stored = json.loads(cache.read_text())
+    key = f"{performance.device_description(None, 'cpu')} float32"
+    assert stored == {"some other machine float32": 5.0, key: 1.25e11}
+    assert not list(cache.parent.glob(".*tmp*"))  # written through a temporary name
+    again = performance.peak_flops(None, CPU_STRATEGY, "float32", None, cache)
+    assert again == (1.25e11, f"cached in {cache}") and len(measured) == 1
+    performance.peak_flops(None, CPU_STRATEGY, "bfloat16", None, cache)
+    assert len(measured) == 2  # another dtype has another peak
+
+
+def test_a_damaged_cache_is_measured_again(tmp_path, monkeypatch):
+    cache = tmp_path / "peak.json"
+    cache.write_text("{not json")
+    monkeypatch.setattr(performance, "measure_matmul_flops", lambda *args: 7.0)
+    assert performance.peak_flops(None, CPU_STRATEGY, "float32", None, cache)[0] == 7.0
+    assert list(json.loads(cache.read_text()).values()) == [7.0]
+
+
+def test_accelerator_peaks_add_up_cpu_devices_share_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(performance, "measure_matmul_flops", lambda *args: 1e12)
+    monkeypatch.setattr(performance, "device_description", lambda tf, kind: kind)
+    two_gpus = fake_strategy("/device:GPU:0", "/device:GPU:1", name="MirroredStrategy")
+    two_cpus = fake_strategy("/device:CPU:0", "/device:CPU:1", name="MirroredStrategy")
+    assert performance.peak_flops(None, two_gpus, "float32", None, tmp_path / "a")[0] == 2e12
+    assert performance.peak_flops(None, two_cpus, "float32", None, tmp_path / "b")[0] == 1e12
+
+
+def test_the_matmul_probe_measures_a_positive_rate(monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.setattr(performance, "PEAK_PROBE_SECONDS", 0.01)
+    assert performance.measure_matmul_flops(tf, "/device:CPU:0", 64, "float32") > 1e6
+
+
+# --- the progress display with several steps per execution ----------------------------------
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_times_training_steps_after_the_first_execution(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress.time, "perf_counter", clock)
+    output = io.StringIO()
+    display = progress.TrainingProgress(Console(file=output, width=200), 2, 8, batch_size=16,
+                                        tokens_per_example=100)
+    display.params = {"steps": 8}
+    # 4 steps per execution. Epoch 1: the first execution (tracing) ends at 1.0 s, then 4 steps
+    # in 0.5 s; epoch 2 starts at 2.0 s (after checkpoints) and runs 8 steps in 0.5 s.
+    clock.now = 0.0
+    display.on_train_begin()
+    display.on_epoch_begin(0)
+    for clock.now, batch in ((1.0, 3), (1.5, 7)):
+        display.on_train_batch_end(batch, {"loss": 0.5})
+    clock.now = 1.9  # checkpoints and logs are not training time
+    display.on_epoch_end(0, {"loss": 0.5})
+    clock.now = 2.0
+    display.on_epoch_begin(1)
+    for clock.now, batch in ((2.25, 3), (2.5, 7)):
+        display.on_train_batch_end(batch, {"loss": 0.25})
+    display.on_epoch_end(1, {"loss": 0.25})
+    display.on_train_end()
+    assert display.examples_per_second() == (4 + 8) * 16 / (0.5 + 0.5)
+    lines = output.getvalue().splitlines()
+    assert lines == ["epoch 1/2  loss 0.5000  85 ex/s 8,533 tok/s  1.9s",
+                     "epoch 2/2  loss 0.2500  256 ex/s 25,600 tok/s  0.5s"]
+
+
+def test_progress_counts_a_last_short_execution_and_a_resumed_epoch(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress.time, "perf_counter", clock)
+    output = io.StringIO()
+    terminal = Console(file=output, width=120, force_terminal=True)
+    display = progress.TrainingProgress(terminal, 1, 8, batch_size=2)
+    display.params = {"steps": 5}  # a resumed run finishes the last 5 steps of an epoch of 8
+    display.on_train_begin()
+    display.on_epoch_begin(0)
+    assert display.skipped == 3
+    for clock.now, batch in ((1.0, 2), (2.0, 5)):  # 3 steps per execution: 6 > 5 steps left
+        display.on_train_batch_end(batch, {"loss": 1.0})
+    assert display.steps_done == 5
+    display.on_epoch_end(0, {"loss": 1.0})
+    display.on_train_end()
+    display.close()  # a second stop (the runner's finally) draws nothing more
+    assert display.examples_per_second() == 2 * 2 / 1.0
+    assert "epoch 1/1  loss 1.0000  5 ex/s" in output.getvalue()
