@@ -27,5 +27,13 @@ test: install
 lint: install
 	$(BIN)/ruff check bigmodel_cli tests
 
+# bigmodel against the classic hand-written Keras scripts, every family side by side, then
+# where the start-up time goes: about 10 minutes on 2 CPU cores. More rounds:
+# .venv/bin/python benchmarks/compare.py --repeats 5 (README, "Performance").
+.PHONY: bench
+bench: install
+	$(BIN)/python benchmarks/compare.py
+	$(BIN)/python benchmarks/startup.py
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

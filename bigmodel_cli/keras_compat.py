@@ -30,7 +30,7 @@ import functools
 
 from .errors import ConfigError
 
-# Keras versions with the bug: from 3.0 (the TensorFlow trainer of Keras 3) up to, not
+# Keras versions with these bugs: from 3.0 (the TensorFlow trainer of Keras 3) up to, not
 # including, the second version. 3.15.1 is the newest one checked.
 AFFECTED_VERSIONS = ((3, 0), (3, 16))
 
