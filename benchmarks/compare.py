@@ -6,9 +6,10 @@
 
 The plain side is `benchmarks/plain/<family>_*.py` (numpy arrays into `model.fit`, default
 settings, batch 32); the bigmodel side is `bigmodel train benchmarks/configs/<family>.yaml`:
-same architecture, input shape, batch size, number of steps and epochs, random data of the real
-datasets' shapes. Each round runs both sides of every family one after the other, and which
-side goes first alternates from round to round, so a change in machine load hits both.
+same architecture, input shape, batch size, number of steps and epochs, and the same random
+examples of the real datasets' shapes (images from one .npz file both sides read). Each round
+runs both sides of every family one after the other, and which side goes first alternates from
+round to round, so a change in machine load hits both.
 
 Reported per side, as the median over rounds:
   train ex/s    examples per second of the training loop, epochs after the first (the first
@@ -44,17 +45,23 @@ class Family:
     config: str
     examples: int  # per epoch; a multiple of the batch size
     tokens_per_example: int = 0  # sequence models also report tokens/s
+    # Image families read an .npz of uint8 images of this shape, both sides the same file (as
+    # the classic scripts read keras' cached archives); token families generate their ids.
+    image_file: tuple[str, tuple[int, ...]] | None = None
 
 
 # Steps per epoch: a few seconds per epoch on a 2-core CPU, and multiples of 32 so that every
 # steps_per_execution the sweeps try divides an epoch.
 FAMILIES = {
-    "mlp": Family("plain/mlp_mnist.py", "configs/mlp.yaml", 1024 * BATCH_SIZE),
-    "cnn": Family("plain/cnn_cifar10.py", "configs/cnn.yaml", 128 * BATCH_SIZE),
+    "mlp": Family("plain/mlp_mnist.py", "configs/mlp.yaml", 1024 * BATCH_SIZE,
+                  image_file=("mnist_shaped", (28, 28))),
+    "cnn": Family("plain/cnn_cifar10.py", "configs/cnn.yaml", 128 * BATCH_SIZE,
+                  image_file=("cifar10_shaped", (32, 32, 3))),
     "rnn": Family("plain/rnn_imdb.py", "configs/rnn.yaml", 32 * BATCH_SIZE, 256),
     "transformer": Family("plain/transformer_imdb.py", "configs/transformer.yaml",
                           32 * BATCH_SIZE, 256),
 }
+DATA = HERE / ".data"
 
 
 @dataclass
@@ -65,14 +72,38 @@ class Sample:
     peak_megabytes: float
 
 
+def image_file(family: Family, examples: int) -> Path:
+    """Random uint8 images and labels of 10 classes, written once per shape and size."""
+    stem, shape = family.image_file
+    path = DATA / f"{stem}_{examples}.npz"
+    if not path.exists():
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        DATA.mkdir(exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.npz")
+        np.savez(temporary, x_train=rng.integers(0, 256, (examples, *shape), dtype=np.uint8),
+                 y_train=rng.integers(0, 10, examples, dtype=np.uint8))
+        os.replace(temporary, path)
+    return path
+
+
+def data_arguments(family: Family, examples: int) -> tuple[list[str], list[str]]:
+    """(plain script arguments, bigmodel overrides) that give both sides the same examples."""
+    if family.image_file:
+        path = image_file(family, examples)
+        return ["--data", str(path)], [f"data.path={path}"]
+    return ["--examples", str(examples)], [f"data.num_examples={examples}"]
+
+
 def plain_command(family: Family, examples: int, epochs: int) -> list[str]:
-    return ["plain", str(HERE / family.plain_script), "--examples", str(examples),
+    return ["plain", str(HERE / family.plain_script), *data_arguments(family, examples)[0],
             "--epochs", str(epochs)]
 
 
 def bigmodel_command(family: Family, examples: int, epochs: int, overrides: list[str],
                      run_dir: Path) -> list[str]:
-    settings = [f"data.num_examples={examples}", f"training.epochs={epochs}", *overrides]
+    settings = [*data_arguments(family, examples)[1], f"training.epochs={epochs}", *overrides]
     return ["bigmodel", "train", str(HERE / family.config), "--run-dir", str(run_dir),
             *[part for setting in settings for part in ("--set", setting)]]
 

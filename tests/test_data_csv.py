@@ -139,6 +139,8 @@ def test_csv_config_mistakes(tmp_path):
     path = write_csv(tmp_path / "p.csv", people())
     with pytest.raises(DataError, match=r"'agee'.*did you mean 'age'"):
         data.load(csv_config(path, columns={"agee": "numeric"}), 0)
+    with pytest.raises(DataError, match="no feature columns besides the label 'label'"):
+        data.load(csv_config(path, columns={}), 0)
     with pytest.raises(DataError, match="one class"):
         data.load(csv_config(write_csv(tmp_path / "one.csv", [(1, "a", "b", "x")] * 9)), 0)
     (tmp_path / "latin.csv").write_bytes(b"age,city,note,label\n1,z\xfcrich,x,no\n")

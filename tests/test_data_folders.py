@@ -50,7 +50,7 @@ def everything(dataset):
 @pytest.mark.parametrize("cache", ["memory", False, "file"])
 def test_image_folder_resizes_labels_and_splits(tmp_path, cache):
     root = image_folder(tmp_path / "photos", count=10)
-    cache = str(tmp_path / "cache") if cache == "file" else cache
+    cache = str(tmp_path / "new" / "cache") if cache == "file" else cache
     bundle = data.load(image_config(root, cache=cache, validation_split=0.2, test_split=0.2,
                                     batch_size=4), 0)
     assert bundle.sizes == {"train": 12, "validation": 4, "test": 4}
@@ -63,7 +63,7 @@ def test_image_folder_resizes_labels_and_splits(tmp_path, cache):
     # Pixels in [0, 255], each class at its own brightness: labels travel with their images.
     assert np.all((pixels.mean(axis=(1, 2, 3)) > 120) == (labels == 1))
     if isinstance(cache, str) and cache != "memory":
-        assert (tmp_path / "cache.train.index").exists()
+        assert (tmp_path / "new" / "cache.train.index").exists()
 
 
 def test_training_and_predict_decode_a_file_alike(tmp_path):

@@ -1,9 +1,9 @@
 """The classic hand-written Keras CNN on CIFAR-10-shaped data (32x32x3 pixels).
 
 Conv(32) -> MaxPool -> Conv(64) -> MaxPool -> Flatten -> Dense(128) -> softmax, Adam, batch 32:
-what `bigmodel train benchmarks/configs/cnn.yaml` is measured against. Random uint8 pixels of
-CIFAR-10's shapes, scaled to [0, 1] as the classic script does; no download.
-Usage: python benchmarks/plain/cnn_cifar10.py [--examples N] [--epochs E]
+what `bigmodel train benchmarks/configs/cnn.yaml` is measured against. It reads an .npz laid
+out like CIFAR-10's arrays (x_train: uint8 (examples, 32, 32, 3), y_train); benchmarks/compare.py
+writes one of random pixels. Usage: python benchmarks/plain/cnn_cifar10.py --data FILE [--epochs E]
 """
 
 import argparse
@@ -12,13 +12,13 @@ import keras
 import numpy as np
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--examples", type=int, default=50_000)
+parser.add_argument("--data", required=True, help="an .npz with x_train and y_train")
 parser.add_argument("--epochs", type=int, default=10)
 args = parser.parse_args()
 
-rng = np.random.default_rng(42)
-x_train = rng.integers(0, 256, (args.examples, 32, 32, 3), dtype=np.uint8)
-y_train = rng.integers(0, 10, args.examples)
+# Read like keras.datasets reads its cached archive.
+with np.load(args.data) as data:
+    x_train, y_train = data["x_train"], data["y_train"]
 x_train = x_train.astype("float32") / 255
 
 model = keras.Sequential([

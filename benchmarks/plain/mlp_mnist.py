@@ -1,9 +1,9 @@
 """The classic hand-written Keras MLP on MNIST-shaped data (28x28 pixels, flattened to 784).
 
 What `bigmodel train benchmarks/configs/mlp.yaml` is measured against: numpy arrays into
-`model.fit`, default settings, batch 32. The data is random but of MNIST's shapes and dtypes
-(uint8 pixels scaled to [0, 1] as the classic script does), so no download is needed.
-Usage: python benchmarks/plain/mlp_mnist.py [--examples N] [--epochs E]
+`model.fit`, default settings, batch 32. It reads an .npz laid out like keras' mnist.npz
+(x_train: uint8 (examples, 28, 28), y_train); benchmarks/compare.py writes one of random pixels,
+so no download is needed. Usage: python benchmarks/plain/mlp_mnist.py --data FILE [--epochs E]
 """
 
 import argparse
@@ -12,13 +12,13 @@ import keras
 import numpy as np
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--examples", type=int, default=60_000)
+parser.add_argument("--data", required=True, help="an .npz with x_train and y_train")
 parser.add_argument("--epochs", type=int, default=10)
 args = parser.parse_args()
 
-rng = np.random.default_rng(42)
-x_train = rng.integers(0, 256, (args.examples, 28, 28), dtype=np.uint8)
-y_train = rng.integers(0, 10, args.examples)
+# Read like keras.datasets reads its cached archive.
+with np.load(args.data) as data:
+    x_train, y_train = data["x_train"], data["y_train"]
 x_train = x_train.reshape(-1, 784).astype("float32") / 255
 
 model = keras.Sequential([

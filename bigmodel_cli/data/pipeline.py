@@ -8,6 +8,8 @@ TensorFlow is imported inside the functions that need it: importing `bigmodel_cl
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import DataError
@@ -213,7 +215,9 @@ def to_dataset(split: Split | None, data_config, seed: int, *, training: bool,
             lambda path, label: (images.read_image_file(path, *image_files), label), **parallel)
         if cache:
             # One file per split; tf.data writes it during the first pass and reads it after.
-            dataset = dataset.cache(f"{cache}.{cache_name or 'train'}")
+            prefix = Path(cache).expanduser()
+            prefix.parent.mkdir(parents=True, exist_ok=True)
+            dataset = dataset.cache(f"{prefix}.{cache_name or 'train'}")
         if training and cache:
             dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     elif training:
