@@ -18,7 +18,9 @@ from .data.spec import (
     BINARY,
     IMAGE,
     MULTICLASS,
+    NUMERIC,
     REGRESSION,
+    TABLE,
     TEXT,
     TOKENS,
     VECTOR,
@@ -69,8 +71,12 @@ def dry_run(config: Config, verbose: bool = False, strategies: dict | None = Non
     task = models.resolve_task(target, config.model)
     model, policy = _compiled_model(tf, config, strategy, input_spec, target, task)
     x, y = synthetic_batch(input_spec, task, target, batch_size, config.seed)
+    # Keras takes no numpy object arrays; string tensors it does.
     if input_spec.kind == TEXT:
-        x = tf.constant(list(x))  # Keras takes no numpy object arrays; a string tensor it does
+        x = tf.constant(list(x))
+    elif input_spec.kind == TABLE:
+        x = {name: tf.constant(list(values)) if values.dtype == object else values
+             for name, values in x.items()}
     logs = model.train_on_batch(x, y, return_dict=True)
     cost = flops.estimate(model)
     placement = distribute.describe(strategy, batch_size)
@@ -226,9 +232,14 @@ def synthetic_batch(spec: InputSpec, task: str, target: TargetSpec, batch_size: 
     rng = np.random.default_rng(seed % 2**32)
     shape = (batch_size, *spec.shape)
     if spec.kind == TEXT:
-        words = np.asarray(spec.vocabulary or ["word"], dtype=object)
-        x = np.asarray([" ".join(rng.choice(words, TEXT_WORDS_PER_EXAMPLE))
-                        for _ in range(batch_size)], dtype=object)
+        x = _random_text(rng, spec.vocabulary, batch_size)
+    elif spec.kind == TABLE:
+        from .data.tables import input_name
+
+        # One named input per column: numbers for numeric columns, strings for the others.
+        x = {input_name(column.name): rng.normal(size=batch_size).astype(np.float32)
+             if column.type == NUMERIC else _random_text(rng, column.vocabulary, batch_size)
+             for column in spec.columns}
     elif spec.kind == TOKENS:
         x = rng.integers(0, spec.vocab_size or 2, shape).astype(np.int32)
     elif spec.kind == IMAGE:
@@ -241,3 +252,9 @@ def synthetic_batch(spec: InputSpec, task: str, target: TargetSpec, batch_size: 
         y = rng.integers(0, 2 if task == BINARY else target.num_classes, batch_size)
         y = y.astype(np.int32)
     return x, y
+
+
+def _random_text(rng, vocabulary: list[str] | None, count: int) -> np.ndarray:
+    words = np.asarray(vocabulary or ["word"], dtype=object)
+    return np.asarray([" ".join(rng.choice(words, TEXT_WORDS_PER_EXAMPLE))
+                       for _ in range(count)], dtype=object)

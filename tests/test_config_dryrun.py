@@ -121,6 +121,18 @@ def test_dry_run_builds_and_steps_the_real_model():
     assert memory["total"] == sum(value for key, value in memory.items() if key != "total")
 
 
+def test_dry_run_of_a_csv_config_feeds_one_input_per_column(tmp_path):
+    rows = "".join(f"{age},{'red' if age % 2 else 'blue'},a few words,"
+                   f"{'yes' if age > 40 else 'no'}\n" for age in range(20, 80, 3))
+    (tmp_path / "people.csv").write_text("age,color,note,label\n" + rows)
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data: {{source: csv, path: {tmp_path / 'people.csv'}, label_column: label,"
+                    " batch_size: 8}\nmodel: {family: mlp, hidden_units: [8]}\n")
+    report = dryrun.dry_run(config.load(path))
+    assert report["input"].startswith("table") and report["task"] == "binary"
+    assert np.isfinite(report["loss"])
+
+
 def test_dry_run_reports_a_family_that_cannot_read_the_data(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("data: {source: sklearn, name: iris}\nmodel: {family: cnn}\n")
