@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import distribute
+from . import assemble, distribute
 from .data import keras_source, pipeline, sklearn_source, tfds_source
 from .data.spec import (
     BINARY,
@@ -54,7 +54,7 @@ def dry_run(config: Config, verbose: bool = False, strategies: dict | None = Non
     tf = import_tensorflow(verbose)
     import keras
 
-    from . import flops, models
+    from . import flops
 
     try:  # before anything touches a device: logical devices are fixed at the first use
         distribute.configure_devices(tf, config.distribute)
@@ -68,8 +68,13 @@ def dry_run(config: Config, verbose: bool = False, strategies: dict | None = Non
     strategy = _strategy(tf, config, {} if strategies is None else strategies)
     batch_size = config.data.batch_size
     distribute.check_batch_size(batch_size, strategy.num_replicas_in_sync)
-    task = models.resolve_task(target, config.model)
-    model, policy = _compiled_model(tf, config, strategy, input_spec, target, task)
+    training = config.training
+    # Without the data the epoch's length is unknown; it sizes decay schedules and must be a
+    # multiple of steps_per_execution, so take one that is (fit is never called here).
+    steps_per_epoch = training.steps_per_epoch or (
+        training.steps_per_execution if isinstance(training.steps_per_execution, int) else 1)
+    model, task, policy = assemble.compiled_model(tf, config, strategy, input_spec, target,
+                                                  steps_per_epoch)
     x, y = synthetic_batch(input_spec, task, target, batch_size, config.seed)
     # Keras takes no numpy object arrays; string tensors it does.
     if input_spec.kind == TEXT:
@@ -106,26 +111,6 @@ def _strategy(tf, config: Config, strategies: dict):
         strategies[key] = distribute.make_strategy(tf, config.distribute)
     keras_compat.apply(strategies[key])  # as training does, for several replicas
     return strategies[key]
-
-
-def _compiled_model(tf, config: Config, strategy, input_spec, target, task: str):
-    """The model and optimizer exactly as `runner.train` builds them (keep the two in step)."""
-    from . import models, optim, performance, precision
-
-    training = config.training
-    policy = precision.resolve(tf, training.mixed_precision, strategy)
-    # Without the data the epoch's length is unknown; it sizes decay schedules and must be a
-    # multiple of steps_per_execution, so take one that is (fit is never called here).
-    steps_per_epoch = training.steps_per_epoch or (
-        training.steps_per_execution if isinstance(training.steps_per_execution, int) else 1)
-    with strategy.scope(), precision.dtype_policy(policy):
-        model = models.build_model(input_spec, target, config.model, config.name)
-        model.compile(
-            optimizer=optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch,
-                                            training.gradient_accumulation_steps, training.ema),
-            **performance.compile_options(config, model, strategy, steps_per_epoch),
-            **models.compile_arguments(task))
-    return model, policy
 
 
 def memory_estimate(model, activation_bytes: int, examples: int) -> dict[str, int]:

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from . import (
     __version__,
+    assemble,
     atomic,
     checkpoints,
     distribute,
@@ -56,7 +57,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     tf = import_tensorflow(verbose)
     import keras
 
-    from . import data, models, optim
+    from . import data
 
     distribute.configure_devices(tf, config.distribute)
     keras.utils.set_random_seed(config.seed)
@@ -89,19 +90,9 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     training = config.training
     steps_per_epoch = training.steps_per_epoch or math.ceil(
         bundle.sizes["train"] / config.data.batch_size)
-    task = models.resolve_task(bundle.target, config.model)
-    with strategy.scope(), precision.dtype_policy(policy):
-        model = models.build_model(bundle.input_spec, bundle.target, config.model, config.name)
-        model.compile(
-            optimizer=optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch,
-                                            training.gradient_accumulation_steps, training.ema),
-            # Speed only: XLA and steps per execution, `auto` chosen for the device type.
-            **keras_compat.limit_steps_per_execution(
-                performance.compile_options(config, model, strategy, steps_per_epoch,
-                                            backup[1].step_in_epoch if backup else 0),
-                training.steps_per_execution, strategy),
-            **models.compile_arguments(task),
-        )
+    model, task, _ = assemble.compiled_model(
+        tf, config, strategy, bundle.input_spec, bundle.target, steps_per_epoch,
+        backup[1].step_in_epoch if backup else 0)
     console.print(f"model: {config.model.family}, {model.count_params():,} parameters, "
                   f"task {task}; {performance.describe_speed(model)}", highlight=False)
 
