@@ -21,8 +21,10 @@ demo: install
 	@$(BIN)/python -c "import json; r = json.load(open('runs/quickstart/results.json')); \
 	print(f\"quickstart test accuracy: {r['test']['accuracy']:.4f}\")"
 
+# Two workers, each test file on one of them (files share trained runs through fixtures): most
+# tests wait on subprocesses starting TensorFlow, so two workers halve the wall time on 2 cores.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check bigmodel_cli tests
