@@ -6,7 +6,8 @@
 Both sides are timed by the same code, outside them: `keras.callbacks.CallbackList`, which
 every `fit` drives, is wrapped to note the wall-clock time when each epoch's training loop
 starts (after every callback's `on_epoch_begin`) and ends (before any `on_epoch_end` work such
-as checkpoints or logs), and when the first step ends. Nothing else in either side changes.
+as checkpoints or logs), with the CPU time the process used by then (all its threads), and
+when the first step ends. Nothing else in either side changes.
 The plain script runs as `__main__`; bigmodel runs through its real command-line entry point.
 """
 
@@ -30,10 +31,10 @@ def install(record: dict) -> None:
 
     def on_epoch_begin(self, epoch, logs=None):
         original_begin(self, epoch, logs)
-        record["epochs"].append([time.time(), None])
+        record["epochs"].append([time.time(), None, time.process_time(), None])
 
     def on_epoch_end(self, epoch, logs=None):
-        record["epochs"][-1][1] = time.time()
+        record["epochs"][-1][1::2] = time.time(), time.process_time()
         original_end(self, epoch, logs)
 
     def on_train_batch_end(self, batch, logs=None):

@@ -140,7 +140,8 @@ def costliest_imports(arguments: list[str], shown: int = 12) -> list[tuple[str, 
         match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)
         if match:  # no indent: imported directly, not by another module measured here
             totals[match.group(2).split(".")[0]] += int(match.group(1)) / 1e6
-    return sorted(totals.items(), key=lambda item: -item[1])[:shown]
+    costly = [(package, seconds) for package, seconds in totals.items() if seconds >= 0.005]
+    return sorted(costly, key=lambda item: -item[1])[:shown]
 
 
 def main() -> None:

@@ -18,7 +18,14 @@ import os
 import statistics
 from pathlib import Path
 
-from compare import BATCH_SIZE, FAMILIES, bigmodel_command, load_average, run_side
+from compare import (
+    BATCH_SIZE,
+    DEFAULT_FAMILIES,
+    FAMILIES,
+    bigmodel_command,
+    load_average,
+    run_side,
+)
 
 # name -> variants: (label, config overrides, environment)
 SWEEPS = {
@@ -42,7 +49,7 @@ SWEEPS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", choices=list(SWEEPS))
-    parser.add_argument("--families", nargs="+", choices=list(FAMILIES), default=list(FAMILIES))
+    parser.add_argument("--families", nargs="+", choices=list(FAMILIES), default=DEFAULT_FAMILIES)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply steps per epoch")
@@ -54,6 +61,7 @@ def main() -> None:
           f"{args.repeats} rounds; load {load_average()}", flush=True)
     rates = {(family, label): [] for family in args.families for label, _, _ in variants}
     walls = {key: [] for key in rates}
+    cpu_rates = {key: [] for key in rates}
     for round_index in range(args.repeats):
         for family_name in args.families:
             family = FAMILIES[family_name]
@@ -65,16 +73,21 @@ def main() -> None:
                 sample = run_side(command, examples, environment)
                 rates[family_name, label].append(sample.examples_per_second)
                 walls[family_name, label].append(sample.wall_seconds)
+                cpu_rates[family_name, label].append(sample.examples_per_cpu_second)
                 print(f"  round {round_index + 1} {family_name:<11} {label:<16} "
-                      f"{sample.examples_per_second:>9,.0f} ex/s {sample.wall_seconds:6.1f} s "
-                      f"(load {load_average()})", flush=True)
-    print(f"\n{'family':<12}{'variant':<18}{'train ex/s':>12}{'vs first':>10}{'wall s':>9}"
-          f"   all ex/s")
+                      f"{sample.examples_per_second:>9,.0f} ex/s "
+                      f"{sample.examples_per_cpu_second:>8,.0f} ex/CPU-s "
+                      f"{sample.wall_seconds:6.1f} s (load {load_average()})", flush=True)
+    print(f"\n{'family':<12}{'variant':<18}{'train ex/s':>12}{'vs first':>10}{'ex/CPU-s':>10}"
+          f"{'vs first':>10}{'wall s':>9}   all ex/s")
     for family_name in args.families:
         first = statistics.median(rates[family_name, variants[0][0]])
+        first_cpu = statistics.median(cpu_rates[family_name, variants[0][0]])
         for label, _, _ in variants:
             median = statistics.median(rates[family_name, label])
+            cpu = statistics.median(cpu_rates[family_name, label])
             print(f"{family_name:<12}{label:<18}{median:>12,.0f}{median / first:>9.2f}x"
+                  f"{cpu:>10,.0f}{cpu / first_cpu:>9.2f}x"
                   f"{statistics.median(walls[family_name, label]):>9.1f}   "
                   f"{', '.join(f'{rate:,.0f}' for rate in rates[family_name, label])}")
     print(f"load average at the end: {load_average()}; {os.cpu_count()} CPUs")

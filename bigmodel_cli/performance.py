@@ -19,11 +19,12 @@ from .errors import ConfigError
 
 CPU, GPU, TPU = "cpu", "gpu", "tpu"
 # The most steps `steps_per_execution: auto` runs per call into TensorFlow. On the CPU, one
-# Keras step costs ~1.5 ms of Python and dispatch whatever the model; 32 steps per call
-# removed most of it (mlp 2.4x, cnn 1.15x faster), and more gained nothing measurable.
-# On accelerators the host overhead matters more, so TPUs get more.
+# Keras call costs ~1.5 ms of Python and dispatch whatever the model; 32 steps per call made
+# the mlp 2.95x and the cnn 1.23x faster (8 steps: 2.42x, 1.23x), the rnn and the transformer,
+# whose steps are long, 1.0-1.2x. TensorFlow advises more on TPUs, whose host waits longest.
 MOST_STEPS_PER_EXECUTION = {CPU: 32, GPU: 32, TPU: 64}
-RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN")
+# Layers (by class name) that ran slower under XLA than without it on the CPU.
+XLA_SLOWER = ("Conv", "Attention")
 PEAK_PROBE_SECONDS = 0.2  # per repetition of the matmul probe; the best of PEAK_PROBE_REPEATS
 PEAK_PROBE_REPEATS = 5
 PEAK_PROBE_SIZE = {CPU: 1024, GPU: 8192, TPU: 8192}  # square matrices
@@ -64,27 +65,39 @@ def compile_options(config, model, strategy, steps_per_epoch: int, step_in_epoch
         stretches["checkpoint.backup_every_steps"] = config.checkpoint.backup_every_steps
     return {
         "jit_compile": choose_jit_compile(training.jit_compile, kind, model,
-                                          training.deterministic),
+                                          training.deterministic, strategy.num_replicas_in_sync),
         "steps_per_execution": choose_steps_per_execution(training.steps_per_execution, kind,
                                                           stretches),
     }
 
 
-def choose_jit_compile(setting, kind: str, model, deterministic: bool = False):
-    """XLA on or off; "auto" lets Keras decide (it compiles when every layer supports XLA)."""
+def choose_jit_compile(setting, kind: str, model, deterministic: bool = False,
+                       replicas: int = 1):
+    """XLA on or off. Off a CPU, "auto" stays: Keras compiles when every layer supports XLA."""
     if setting != "auto":
         return setting
     if kind != CPU:
         return "auto"
-    # Measured on the CPU: XLA made a step of the classic CNN ~2.6x and of the tiny Transformer
-    # ~60x slower (its attention dropout), but a masked LSTM ~1.7x faster: XLA fuses the
-    # recurrent loop's many small operations. Op determinism rules XLA out.
-    return has_recurrent_layer(model) and not deterministic
+    # Measured on the CPU (benchmarks/sweep.py jit_compile): XLA made the mlp 1.2x and the
+    # masked LSTM 1.8x faster (it fuses their many small operations), but the classic CNN 2.7x
+    # slower (its convolutions are slower than oneDNN's). XLA's random numbers are slow on a
+    # CPU: with dropout, two LSTMs ran 2.6x and the tiny Transformer ~60x slower. Op
+    # determinism, layers XLA cannot compile (text vectorization) and several replicas (their
+    # variables live on other devices; Keras' own auto leaves XLA off there too) rule it out.
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    return not (deterministic or replicas > 1
+                or any(word in type(layer).__name__ for layer in layers for word in XLA_SLOWER)
+                or any(draws_random_numbers(layer) for layer in layers)
+                or not all(getattr(layer, "supports_jit", True) for layer in layers))
 
 
-def has_recurrent_layer(model) -> bool:
-    return any(type(layer).__name__ in RECURRENT_LAYERS
-               for layer in model._flatten_layers(include_self=False, recursive=True))
+def draws_random_numbers(layer) -> bool:
+    """Whether the layer draws random numbers in training (dropout, noise, augmentation)."""
+    import keras
+
+    if hasattr(layer, "recurrent_dropout"):  # recurrent cells always hold a seed generator
+        return bool(layer.dropout or layer.recurrent_dropout)
+    return any(isinstance(value, keras.random.SeedGenerator) for value in vars(layer).values())
 
 
 def choose_steps_per_execution(setting, kind: str, stretches: dict[str, int]) -> int:
@@ -166,12 +179,21 @@ def describe_throughput(report: dict) -> str:
     tokens = (f" ({report['tokens_per_second']:,.0f} tokens/s)"
               if report["tokens_per_second"] else "")
     line = (f"throughput: {rate:,.0f} examples/s{tokens}, "
-            f"{report['training_flops_per_example'] / 1e6:,.2f} MFLOP per example, "
-            f"{report['flops_per_second'] / 1e9:,.2f} GFLOP/s")
+            f"{with_prefix(report['training_flops_per_example'])}FLOP per example, "
+            f"{with_prefix(report['flops_per_second'])}FLOP/s")
     if report["mfu"] is not None:
-        line += (f", MFU {report['mfu']:.1%} of {report['peak_flops_per_second'] / 1e9:,.0f} "
-                 f"GFLOP/s peak ({report['peak_source']})")
+        line += (f", MFU {report['mfu'] * 100:.3g}% of "
+                 f"{with_prefix(report['peak_flops_per_second'])}FLOP/s peak "
+                 f"({report['peak_source']})")
     return line
+
+
+def with_prefix(value: float) -> str:
+    """3 significant digits and an SI prefix: 304896 -> '305 k'."""
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}"
+    return f"{value:.3g} "
 
 
 # --- peak FLOP/s ----------------------------------------------------------------------------

@@ -275,7 +275,8 @@ class TrainingConfig(Section):
     early_stopping: EarlyStoppingConfig | None = None
     deterministic: bool = Field(False, description="bit-exact reruns (slower)")
     jit_compile: Literal["auto"] | bool = Field(
-        "auto", description="XLA; auto: on CPU only for recurrent models (measured), else Keras'")
+        "auto", description="XLA; auto: on a CPU, only without convolution, attention or "
+                            "dropout (measured); elsewhere Keras' choice")
     steps_per_execution: Literal["auto"] | PositiveInt = Field(
         "auto", description="steps per call into TensorFlow; auto: up to 32 (measured), "
                             "dividing the epoch")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import keras
 import pytest
+from cli_runner import CONFIGS, bigmodel
 from rich.console import Console
 
 from bigmodel_cli import performance, progress
@@ -76,12 +77,32 @@ def test_explicit_steps_per_execution_must_divide_the_epoch():
 
 def test_auto_jit_compile_per_device_and_model():
     dense, recurrent = dense_model(), lstm_model()
-    assert performance.choose_jit_compile("auto", "cpu", dense) is False
+    assert performance.choose_jit_compile("auto", "cpu", dense) is True
     assert performance.choose_jit_compile("auto", "cpu", recurrent) is True
     assert performance.choose_jit_compile("auto", "cpu", recurrent, deterministic=True) is False
+    assert performance.choose_jit_compile("auto", "cpu", dense, replicas=2) is False
     assert performance.choose_jit_compile("auto", "gpu", dense) == "auto"  # Keras decides
     assert performance.choose_jit_compile(True, "cpu", dense) is True
     assert performance.choose_jit_compile(False, "gpu", recurrent) is False
+
+
+def test_auto_jit_compile_on_cpu_leaves_out_what_xla_runs_slower_or_cannot_compile():
+    convolution = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
+    tokens = keras.Input((8,))
+    embedded = keras.layers.Embedding(10, 4)(tokens)
+    attention = keras.Model(tokens, keras.layers.MultiHeadAttention(2, 2)(embedded, embedded))
+    dropout = keras.Sequential([keras.Input((8, 4)), keras.layers.LSTM(4),
+                                keras.layers.Dropout(0.5)])
+    cell_dropout = keras.Sequential([keras.Input((8, 4)), keras.layers.LSTM(4, dropout=0.1)])
+    no_dropout = keras.Sequential([keras.Input((8, 4)), keras.layers.GRU(4),
+                                   keras.layers.Dropout(0.0)])
+    text = keras.Input((), dtype="string")
+    vectorize = keras.layers.TextVectorization(vocabulary=["a"], output_sequence_length=4)
+    text_model = keras.Model(text, keras.layers.LSTM(2)(keras.layers.Embedding(3, 2)(
+        vectorize(text))))
+    for model, expected in ((convolution, False), (attention, False), (dropout, False),
+                            (cell_dropout, False), (no_dropout, True), (text_model, False)):
+        assert performance.choose_jit_compile("auto", "cpu", model) is expected, model.layers
 
 
 def test_device_kind_from_the_strategy():
@@ -121,8 +142,12 @@ def test_mfu_arithmetic_and_the_line_that_reports_it():
     assert report["flops_per_second"] == 3e9
     assert report["mfu"] == pytest.approx(0.02)
     line = performance.describe_throughput(report)
-    assert line == ("throughput: 1,000 examples/s (256,000 tokens/s), 3.00 MFLOP per example, "
-                    "3.00 GFLOP/s, MFU 2.0% of 150 GFLOP/s peak (training.peak_flops)")
+    assert line == ("throughput: 1,000 examples/s (256,000 tokens/s), 3 MFLOP per example, "
+                    "3 GFLOP/s, MFU 2% of 150 GFLOP/s peak (training.peak_flops)")
+    small = performance.throughput_report(20.0, 1234.0, (2.43e11, "cached"))
+    assert performance.describe_throughput(small) == (
+        "throughput: 20 examples/s, 1.23 kFLOP per example, 24.7 kFLOP/s, MFU 1.02e-05% of "
+        "243 GFLOP/s peak (cached)")
     untimed = performance.throughput_report(None, 3e6, None)
     assert untimed["mfu"] is None and "too few steps" in performance.describe_throughput(untimed)
 
@@ -236,3 +261,24 @@ def test_progress_counts_a_last_short_execution_and_a_resumed_epoch(monkeypatch)
     display.close()  # a second stop (the runner's finally) draws nothing more
     assert display.examples_per_second() == 2 * 2 / 1.0
     assert "epoch 1/1  loss 1.0000  5 ex/s" in output.getvalue()
+
+
+# --- a real run -----------------------------------------------------------------------------
+
+def test_a_run_reports_throughput_and_mfu_in_results_json(tmp_path):
+    result = bigmodel("train", CONFIGS / "smoke" / "rnn.yaml", "--run-dir", tmp_path / "run",
+                      "--set", "training.epochs=2", "--set", "training.peak_flops=1e11")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "run" / "results.json").read_text())["throughput"]
+    # 179 training examples in batches of 16: 12 steps an epoch, all in one execution.
+    assert (report["device"], report["steps_per_execution"]) == ("cpu", 12)
+    assert report["jit_compile"] is True  # an LSTM without dropout: XLA on a CPU
+    assert report["tokens_per_second"] == pytest.approx(16 * report["examples_per_second"])
+    assert report["mfu"] == pytest.approx(report["flops_per_second"] / 1e11)
+    assert report["peak_source"] == "training.peak_flops"
+    assert "model: rnn, 953 parameters, task binary; 12 step(s) per execution, XLA on" in (
+        result.stdout)
+    epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(epoch_lines) == 2 and all(" ex/s " in line and " tok/s " in line
+                                         for line in epoch_lines)
+    assert f"throughput: {report['examples_per_second']:,.0f} examples/s" in result.stdout
