@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/ruff check bigmodel_cli tests
 
 # bigmodel against the classic hand-written Keras scripts, every family side by side, then
-# where the start-up time goes: about 10 minutes on 2 CPU cores. More rounds:
+# where the start-up time goes: about 7 minutes on 2 CPU cores. More rounds:
 # .venv/bin/python benchmarks/compare.py --repeats 5 (README, "Performance").
 .PHONY: bench
 bench: install

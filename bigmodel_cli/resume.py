@@ -20,7 +20,8 @@ from .runs import RunDir
 SAFE_TO_CHANGE = (
     "name", "training.epochs", "training.early_stopping", "training.tensorboard",
     "training.steps_per_execution", "training.jit_compile", "training.deterministic",
-    "checkpoint.keep_last", "checkpoint.backup_every_steps", "distribute",
+    "training.peak_flops", "checkpoint.keep_last", "checkpoint.backup_every_steps",
+    "distribute",
 )
 
 
