@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-PACKAGE = "bigmodel"
+from .attention import PACKAGE, SelfAttention
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -84,7 +84,7 @@ class TransformerEncoder(keras.layers.Layer):
         self.ff_dim = ff_dim
         self.dropout = dropout
         policy = self.dtype_policy
-        self.attention = keras.layers.MultiHeadAttention(
+        self.attention = SelfAttention(
             num_heads, key_dim=embed_dim // num_heads, dropout=dropout, dtype=policy,
             name="attention")
         self.attention_dropout = keras.layers.Dropout(dropout, dtype=policy)
