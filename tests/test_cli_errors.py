@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from cli_runner import REPO, bigmodel
 
 
@@ -79,3 +80,32 @@ def test_bad_set_override(tmp_path):
     assert result.returncode == 2
     assert "--set model.filtres=[8]: model.filtres: unknown key 'filtres'; did you mean " \
            "'filters'?" in result.stderr
+
+
+class FastExit(Exception):
+    pass
+
+
+def test_entry_skips_teardown_only_after_success_with_tensorflow_loaded(monkeypatch, tmp_path):
+    import tensorflow  # noqa: F401  the commands that train load it; so does this test
+
+    from bigmodel_cli import cli
+
+    exits, handlers = [], []
+
+    def fake_exit(code):
+        exits.append(code)
+        raise FastExit
+
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    monkeypatch.setattr(cli.atexit, "_run_exitfuncs", lambda: handlers.append(True))
+    monkeypatch.setattr(sys, "argv", ["bigmodel", "--version"])
+    with pytest.raises(FastExit):
+        cli.entry()
+    assert exits == [0] and handlers == [True]  # exit handlers ran before the fast exit
+
+    monkeypatch.setattr(sys, "argv", ["bigmodel", "train", str(tmp_path / "missing.yaml")])
+    with pytest.raises(SystemExit) as stop:
+        cli.entry()
+    assert stop.value.code == 2  # failures exit the usual way, with their code
+    assert exits == [0]
