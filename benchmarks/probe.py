@@ -8,11 +8,12 @@ every `fit` drives, is wrapped to note the wall-clock time when each epoch's tra
 starts (after every callback's `on_epoch_begin`) and ends (before any `on_epoch_end` work such
 as checkpoints or logs), with the CPU time the process used by then (all its threads), and
 when the first step ends. Nothing else in either side changes.
-The plain script runs as `__main__`; bigmodel runs through its real command-line entry point.
+The plain script runs as `__main__`; bigmodel runs through its real console entry point.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import runpy
@@ -52,21 +53,27 @@ def main() -> None:
     output, side, *arguments = sys.argv[1:]
     record = {"epochs": [], "first_step_end": None, "exit_code": 0}
     install(record)
+
+    def write_record():
+        temporary = f"{output}.tmp"
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(record, file)
+        os.replace(temporary, output)
+
+    # An exit handler, because bigmodel's console command ends with os._exit after success
+    # (it runs the exit handlers first): each side exits the way it does for a user.
+    atexit.register(write_record)
     try:
         if side == "plain":
             sys.argv = arguments
             runpy.run_path(arguments[0], run_name="__main__")
         else:
-            from bigmodel_cli.cli import main as bigmodel
+            from bigmodel_cli.cli import entry
 
-            bigmodel(arguments)
+            sys.argv = ["bigmodel", *arguments]
+            entry()
     except SystemExit as stop:
         record["exit_code"] = stop.code if isinstance(stop.code, int) else 0 if not stop.code else 1
-    finally:
-        temporary = f"{output}.tmp"
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(record, file)
-        os.replace(temporary, output)
     sys.exit(record["exit_code"])
 
 
