@@ -2,24 +2,62 @@
 
 from __future__ import annotations
 
-from .data.spec import InputSpec, TargetSpec
+from dataclasses import dataclass
+from typing import Any
+
+from .data.spec import TEXT, InputSpec, TargetSpec
 from .schema import Config
+
+# The name `models.preprocessing` gives the TextVectorization of a text input.
+VECTORIZE_LAYER = "vectorize"
+
+
+@dataclass
+class Assembled:
+    """What `fit` trains, and what checkpoints keep.
+
+    For raw text, `fit` trains on word ids: the words are looked up in the input pipeline
+    (`to_model_inputs`), in parallel with training, instead of inside every training step,
+    which also lets XLA compile the step. The saved model is the same layers behind the
+    TextVectorization, so it still takes raw strings. For every other input both are one model.
+    """
+
+    model: Any  # trained by fit; takes what `to_model_inputs` yields
+    saved: Any  # written to checkpoints; takes raw inputs
+    task: str
+    policy: str
+    vectorize: Any = None  # the saved model's TextVectorization, when the two differ
+
+    def to_model_inputs(self, dataset):
+        """A batched (x, y) pipeline of raw inputs, as `model` takes them."""
+        if dataset is None or self.vectorize is None:
+            return dataset
+        import tensorflow as tf
+
+        return dataset.map(lambda x, y: (self.vectorize(x), y),
+                           num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: TargetSpec,
-                   steps_per_epoch: int, step_in_epoch: int = 0):
-    """(model, task, precision policy): built and compiled inside the strategy's scope.
+                   steps_per_epoch: int, step_in_epoch: int = 0) -> Assembled:
+    """The model built and compiled inside the strategy's scope.
 
     `steps_per_epoch` sizes decay schedules; `step_in_epoch` is where a resumed run starts
     inside its epoch (steps per execution must divide what `fit` is asked to run).
     """
+    import keras
+
     from . import keras_compat, models, optim, performance, precision
 
     training = config.training
     policy = precision.resolve(tf, training.mixed_precision, strategy)
     task = models.resolve_task(target, config.model)
     with strategy.scope(), precision.dtype_policy(policy):
-        model = models.build_model(input_spec, target, config.model, config.name)
+        saved = models.build_model(input_spec, target, config.model, config.name)
+        vectorize = saved.get_layer(VECTORIZE_LAYER) if input_spec.kind == TEXT else None
+        # The layers after the vectorizer, taking its output (word ids) as their input.
+        model = saved if vectorize is None else keras.Model(
+            vectorize.output, saved.outputs, name=f"{saved.name}_on_ids")
         speed = performance.compile_options(config, model, strategy, steps_per_epoch,
                                             step_in_epoch)
         model.compile(
@@ -30,4 +68,7 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
                                                      strategy),
             **models.compile_arguments(task),
         )
-    return model, task, policy
+        if saved is not model:
+            # Compiled too, so that a loaded checkpoint can evaluate; same optimizer object.
+            saved.compile(optimizer=model.optimizer, **models.compile_arguments(task))
+    return Assembled(model=model, saved=saved, task=task, policy=policy, vectorize=vectorize)

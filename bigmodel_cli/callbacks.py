@@ -19,8 +19,9 @@ from .errors import BigModelError, RunError
 class BestCheckpoint(keras.callbacks.Callback):
     """Keep `best.keras` and `best.json` (epoch, step, value) for the best monitored value."""
 
-    def __init__(self, path: Path, monitor: str, mode: str, steps_per_epoch: int):
+    def __init__(self, path: Path, monitor: str, mode: str, steps_per_epoch: int, saved=None):
         super().__init__()
+        self.saved = saved  # the model to write, when it is not the one fit trains
         self.path = Path(path)
         self.monitor = monitor
         self.sign = _direction(monitor, mode)
@@ -33,7 +34,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             return
         self.best = self.sign * value
         with atomic.atomic_path(self.path) as temporary:
-            self.model.save(temporary)
+            (self.saved or self.model).save(temporary)
         record = {"epoch": epoch + 1, "step": (epoch + 1) * self.steps_per_epoch,
                   "monitor": self.monitor, "value": float(value)}
         atomic.write_text(self.path.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
@@ -48,13 +49,14 @@ class BestCheckpoint(keras.callbacks.Callback):
 class EpochCheckpoints(keras.callbacks.Callback):
     """Save `epoch-NNNN.keras` each epoch, keep the newest `keep_last`, `last.keras` the latest."""
 
-    def __init__(self, directory: Path, keep_last: int):
+    def __init__(self, directory: Path, keep_last: int, saved=None):
         super().__init__()
+        self.saved = saved  # the model to write, when it is not the one fit trains
         self.directory = Path(directory)
         self.keep_last = keep_last
 
     def on_epoch_end(self, epoch, logs=None):
-        checkpoints.save_epoch_checkpoint(self.model, self.directory, epoch + 1, self.keep_last)
+        checkpoints.save_epoch_checkpoint(self.saved or self.model, self.directory, epoch + 1, self.keep_last)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

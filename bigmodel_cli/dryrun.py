@@ -73,12 +73,15 @@ def dry_run(config: Config, verbose: bool = False, strategies: dict | None = Non
     # multiple of steps_per_execution, so take one that is (fit is never called here).
     steps_per_epoch = training.steps_per_epoch or (
         training.steps_per_execution if isinstance(training.steps_per_execution, int) else 1)
-    model, task, policy = assemble.compiled_model(tf, config, strategy, input_spec, target,
-                                                  steps_per_epoch)
+    assembled = assemble.compiled_model(tf, config, strategy, input_spec, target,
+                                        steps_per_epoch)
+    model, task, policy = assembled.model, assembled.task, assembled.policy
     x, y = synthetic_batch(input_spec, task, target, batch_size, config.seed)
     # Keras takes no numpy object arrays; string tensors it does.
     if input_spec.kind == TEXT:
         x = tf.constant(list(x))
+        if assembled.vectorize is not None:
+            x = assembled.vectorize(x)  # what the input pipeline does for training
     elif input_spec.kind == TABLE:
         x = {name: tf.constant(list(values)) if values.dtype == object else values
              for name, values in x.items()}

@@ -90,9 +90,10 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     training = config.training
     steps_per_epoch = training.steps_per_epoch or math.ceil(
         bundle.sizes["train"] / config.data.batch_size)
-    model, task, _ = assemble.compiled_model(
+    assembled = assemble.compiled_model(
         tf, config, strategy, bundle.input_spec, bundle.target, steps_per_epoch,
         backup[1].step_in_epoch if backup else 0)
+    model, task = assembled.model, assembled.task
     console.print(f"model: {config.model.family}, {model.count_params():,} parameters, "
                   f"task {task}; {performance.describe_speed(model)}", highlight=False)
 
@@ -108,7 +109,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     elif init_from:
         source = resume.resolve_init_from(init_from)
         try:
-            model.load_weights(source)
+            assembled.saved.load_weights(source)  # a checkpoint holds the saved model
         except ValueError as error:
             raise UsageError(f"--init-from {init_from}: its weights do not fit this model "
                              f"({str(error).splitlines()[0]})") from None
@@ -117,13 +118,15 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     # --- callbacks and fit -----------------------------------------------------------------
     has_validation = bundle.validation is not None
     callbacks, guard, progress = _callbacks(config, run, console, steps_per_epoch, start,
-                                            has_validation)
+                                            has_validation, assembled.saved)
+    validation = assembled.to_model_inputs(bundle.validation)
     fit_started = time.perf_counter()
     try:
         for first_epoch, last_epoch, steps, first_step in _phases(start, training.epochs,
                                                                   steps_per_epoch):
             # One stream of batches for the whole run, entered at the step reached so far.
-            model.fit(bundle.train_stream(first_step), validation_data=bundle.validation,
+            model.fit(assembled.to_model_inputs(bundle.train_stream(first_step)),
+                      validation_data=validation,
                       initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
                       callbacks=callbacks, verbose=0)
             if model.stop_training:  # early stopping
@@ -171,7 +174,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
 
 
 def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: int,
-               start, has_validation: bool):
+               start, has_validation: bool, saved):
     """The callbacks of a run, in the order they must run at each epoch end."""
     import keras
 
@@ -188,7 +191,7 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
     training = config.training
     stateful = {"best": BestCheckpoint(
         run.best, available_metric(config.checkpoint.monitor, has_validation),
-        config.checkpoint.mode, steps_per_epoch)}
+        config.checkpoint.mode, steps_per_epoch, saved)}
     if training.early_stopping:
         stopping = training.early_stopping
         stateful["early_stopping"] = ResumableEarlyStopping(
@@ -205,7 +208,7 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
     callbacks = [
         *averages_in,
         *stateful.values(),
-        EpochCheckpoints(run.checkpoints, config.checkpoint.keep_last),
+        EpochCheckpoints(run.checkpoints, config.checkpoint.keep_last, saved),
         MetricsLog(run.metrics_jsonl, steps_per_epoch),
         keras.callbacks.CSVLogger(str(run.metrics_csv), append=True),
         progress,

@@ -282,3 +282,33 @@ def test_a_run_reports_throughput_and_mfu_in_results_json(tmp_path):
     assert len(epoch_lines) == 2 and all(" ex/s " in line and " tok/s " in line
                                          for line in epoch_lines)
     assert f"throughput: {report['examples_per_second']:,.0f} examples/s" in result.stdout
+
+
+# --- raw text: words looked up in the input pipeline, saved model still takes strings ----
+
+def test_text_trains_on_word_ids_and_saves_a_model_that_takes_strings():
+    import numpy as np
+    import tensorflow as tf
+
+    from bigmodel_cli import assemble
+    from bigmodel_cli.data.spec import InputSpec, TargetSpec
+
+    config = Config.model_validate({
+        "name": "text", "data": {"source": "synthetic", "kind": "text"},
+        "model": {"family": "rnn", "units": 8, "embedding_dim": 8, "dropout": 0}})
+    spec = InputSpec(kind="text", shape=(), dtype="string", vocabulary=["good", "bad", "film"],
+                     sequence_length=6, vocab_size=5)
+    target = TargetSpec(task="binary", class_names=["negative", "positive"])
+    assembled = assemble.compiled_model(tf, config, tf.distribute.get_strategy(), spec, target,
+                                        steps_per_epoch=4)
+    trained_layers = [type(layer).__name__ for layer in assembled.model.layers]
+    assert "TextVectorization" not in trained_layers
+    assert "TextVectorization" in [type(layer).__name__ for layer in assembled.saved.layers]
+    assert assembled.model.jit_compile  # no strings left in the step: XLA can compile it
+    texts = tf.constant(["good film", "bad bad film", "unknown words", ""])
+    np.testing.assert_allclose(assembled.saved(texts).numpy(),
+                               assembled.model(assembled.vectorize(texts)).numpy(), rtol=1e-6)
+    dataset = tf.data.Dataset.from_tensor_slices((texts, [1, 0, 1, 0])).batch(2)
+    ids, labels = next(iter(assembled.to_model_inputs(dataset)))
+    assert ids.shape == (2, 6) and ids.dtype.is_integer
+    np.testing.assert_array_equal(ids.numpy()[0], [2, 4, 0, 0, 0, 0])  # good film, padded
