@@ -16,12 +16,33 @@ from . import atomic, checkpoints
 from .errors import BigModelError, RunError
 
 
-class BestCheckpoint(keras.callbacks.Callback):
-    """Keep `best.keras` and `best.json` (epoch, step, value) for the best monitored value."""
+class EpochCheckpoints(keras.callbacks.Callback):
+    """Save `epoch-NNNN.keras` each epoch, keep the newest `keep_last`, `last.keras` the latest."""
 
-    def __init__(self, path: Path, monitor: str, mode: str, steps_per_epoch: int, saved=None):
+    def __init__(self, directory: Path, keep_last: int, saved=None):
         super().__init__()
         self.saved = saved  # the model to write, when it is not the one fit trains
+        self.directory = Path(directory)
+        self.keep_last = keep_last
+        self.latest: tuple[int, Path] | None = None  # (epoch, file) of the last save
+
+    def on_epoch_end(self, epoch, logs=None):
+        path = checkpoints.save_epoch_checkpoint(self.saved or self.model, self.directory,
+                                                 epoch + 1, self.keep_last)
+        self.latest = epoch, path
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keep `best.keras` and `best.json` (epoch, step, value) for the best monitored value.
+
+    Runs after `EpochCheckpoints`: a best epoch's checkpoint is then already on disk, and
+    `best.keras` becomes a second name for that file instead of a second copy of the model.
+    """
+
+    def __init__(self, path: Path, monitor: str, mode: str, steps_per_epoch: int,
+                 epoch_checkpoints: EpochCheckpoints):
+        super().__init__()
+        self.epoch_checkpoints = epoch_checkpoints
         self.path = Path(path)
         self.monitor = monitor
         self.sign = _direction(monitor, mode)
@@ -33,8 +54,10 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is None or not math.isfinite(value) or not self.sign * value < self.best:
             return
         self.best = self.sign * value
-        with atomic.atomic_path(self.path) as temporary:
-            (self.saved or self.model).save(temporary)
+        latest = self.epoch_checkpoints.latest
+        if latest is None or latest[0] != epoch:
+            raise RuntimeError("BestCheckpoint must run after EpochCheckpoints")
+        checkpoints.link(latest[1], self.path)
         record = {"epoch": epoch + 1, "step": (epoch + 1) * self.steps_per_epoch,
                   "monitor": self.monitor, "value": float(value)}
         atomic.write_text(self.path.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
@@ -44,19 +67,6 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     def set_state(self, state: dict) -> None:
         self.best = state["best"]
-
-
-class EpochCheckpoints(keras.callbacks.Callback):
-    """Save `epoch-NNNN.keras` each epoch, keep the newest `keep_last`, `last.keras` the latest."""
-
-    def __init__(self, directory: Path, keep_last: int, saved=None):
-        super().__init__()
-        self.saved = saved  # the model to write, when it is not the one fit trains
-        self.directory = Path(directory)
-        self.keep_last = keep_last
-
-    def on_epoch_end(self, epoch, logs=None):
-        checkpoints.save_epoch_checkpoint(self.saved or self.model, self.directory, epoch + 1, self.keep_last)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -115,13 +115,17 @@ def save_epoch_checkpoint(model, checkpoints_dir: Path, epoch: int, keep_last: i
     path = checkpoints_dir / f"epoch-{epoch:04d}.keras"
     with atomic.atomic_path(path) as temporary:
         model.save(temporary)
-    last = checkpoints_dir / "last.keras"
-    with atomic.atomic_path(last) as temporary:
-        temporary.unlink()
-        os.link(path, temporary)  # a second name for the same file: no copy, still atomic
+    link(path, checkpoints_dir / "last.keras")
     for old in sorted(checkpoints_dir.glob("epoch-*.keras"))[:-keep_last]:
         old.unlink(missing_ok=True)
     return path
+
+
+def link(existing: Path, name: Path) -> None:
+    """Give `existing` a second name, atomically replacing what `name` was: no copy."""
+    with atomic.atomic_path(name) as temporary:
+        temporary.unlink(missing_ok=True)
+        os.link(existing, temporary)
 
 
 def load_checkpoint(candidates: list[Path], unsafe: bool, warn: Callable[[str], None]):

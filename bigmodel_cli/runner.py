@@ -189,9 +189,10 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
     from .progress import TrainingProgress
 
     training = config.training
+    epoch_checkpoints = EpochCheckpoints(run.checkpoints, config.checkpoint.keep_last, saved)
     stateful = {"best": BestCheckpoint(
         run.best, available_metric(config.checkpoint.monitor, has_validation),
-        config.checkpoint.mode, steps_per_epoch, saved)}
+        config.checkpoint.mode, steps_per_epoch, epoch_checkpoints)}
     if training.early_stopping:
         stopping = training.early_stopping
         stateful["early_stopping"] = ResumableEarlyStopping(
@@ -207,8 +208,8 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
     averages_in, averages_out = optim.ema_callbacks(training.ema)
     callbacks = [
         *averages_in,
+        epoch_checkpoints,  # before the best checkpoint, which links to its file
         *stateful.values(),
-        EpochCheckpoints(run.checkpoints, config.checkpoint.keep_last, saved),
         MetricsLog(run.metrics_jsonl, steps_per_epoch),
         keras.callbacks.CSVLogger(str(run.metrics_csv), append=True),
         progress,

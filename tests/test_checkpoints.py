@@ -131,3 +131,27 @@ def test_restart_trains_a_finished_run_again(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     after = json.loads((run_dir / "results.json").read_text())
     assert (before["epochs"], after["epochs"]) == (3, 1)
+
+
+def test_best_and_last_are_names_of_the_epoch_file_written_once(tmp_path):
+    from bigmodel_cli.callbacks import BestCheckpoint, EpochCheckpoints
+
+    model = tiny_model()
+    saves = []
+    original_save = model.save
+    model.save = lambda path: (saves.append(path), original_save(path))
+    epochs = EpochCheckpoints(tmp_path, keep_last=1)
+    best = BestCheckpoint(tmp_path / "best.keras", "loss", "min", 5, epochs)
+    for callback in (epochs, best):
+        callback.set_model(model)
+    for epoch, loss in enumerate([0.5, 0.7, 0.4]):  # epoch 2 is not an improvement
+        for callback in (epochs, best):
+            callback.on_epoch_end(epoch, {"loss": loss})
+        if epoch == 1:
+            assert not (tmp_path / "best.keras").samefile(tmp_path / "last.keras")
+    assert len(saves) == 3  # one write per epoch, none for best.keras
+    assert (tmp_path / "best.keras").samefile(tmp_path / "epoch-0003.keras")
+    assert (tmp_path / "last.keras").samefile(tmp_path / "epoch-0003.keras")
+    assert sorted(path.name for path in tmp_path.glob("epoch-*")) == ["epoch-0003.keras"]
+    assert json.loads((tmp_path / "best.json").read_text())["epoch"] == 3
+    keras.saving.load_model(tmp_path / "best.keras")  # still a whole model
