@@ -173,15 +173,21 @@ def median_sample(samples: list[Sample]) -> Sample:
                     for field in Sample.__dataclass_fields__))
 
 
-def help_seconds(repeats: int = 5) -> float:
-    """Median wall time of `bigmodel --help`, the console script as installed."""
+def help_times(repeats: int = 9, warmup: int = 2) -> list[float]:
+    """Wall times of `bigmodel --help`, the console script as installed.
+
+    The first runs right after the training rounds are left out, as hyperfine's --warmup
+    does: measured, they took 0.29-0.31 s and the runs after them 0.20 s.
+    """
     command = [str(Path(sys.executable).parent / "bigmodel"), "--help"]
+    for _ in range(warmup):
+        subprocess.run(command, cwd=REPO, capture_output=True, check=True)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         subprocess.run(command, cwd=REPO, capture_output=True, check=True)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return times
 
 
 def load_average() -> str:
@@ -250,7 +256,7 @@ def main() -> None:
     print(f"{len(args.families)} families x 2 sides x {args.repeats} rounds, {args.epochs} "
           f"epochs each; {os.cpu_count()} CPUs, load {load_average()}", flush=True)
     samples = compare(args.families, args.repeats, args.epochs, args.scale, args.overrides)
-    rows = print_table(samples, help_seconds())
+    rows = print_table(samples, statistics.median(help_times()))
     print(f"load average at the end: {load_average()}")
     if args.json:
         args.json.write_text(json.dumps({

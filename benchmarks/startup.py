@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from compare import FAMILIES, image_file
+from compare import FAMILIES, help_times, image_file
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -116,16 +116,6 @@ def timeline(arguments: list[str]) -> dict[str, float]:
     return stages
 
 
-def help_times(repeats: int) -> list[float]:
-    command = [str(Path(sys.executable).parent / "bigmodel"), "--help"]
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run(command, cwd=REPO, capture_output=True, check=True)
-        times.append(time.perf_counter() - started)
-    return times
-
-
 def costliest_imports(arguments: list[str], shown: int = 12) -> list[tuple[str, float]]:
     """Cumulative import time per top-level package in one process (python -X importtime)."""
     with tempfile.TemporaryDirectory(prefix="bigmodel-startup-") as scratch:
@@ -157,7 +147,7 @@ def main() -> None:
     data = image_file(FAMILIES["mlp"], STARTUP_EXAMPLES)
     train = ["train", str(HERE / "configs" / "mlp.yaml"), "--set", f"data.path={data}",
              "--set", "training.epochs=1"]
-    helps = help_times(max(5, args.repeats))
+    helps = help_times(max(9, args.repeats))
     print(f"bigmodel --help: median {statistics.median(helps):.2f} s "
           f"({', '.join(f'{value:.2f}' for value in helps)})\n")
     runs = [timeline(train) for _ in range(args.repeats)]
