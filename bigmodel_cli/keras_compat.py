@@ -5,10 +5,10 @@ are in keras/src/backend/tensorflow/trainer.py:
 
 1. `TensorFlowTrainer._maybe_symbolic_build` builds the model from the first batch, which it
    gets by averaging the replicas' batches with `strategy.reduce("MEAN", ...)`. Averaging the
-   data itself fails for string inputs (our text models take raw strings: `AddN` has no string
-   kernel) under any multi-replica strategy, and under MultiWorkerMirroredStrategy it is a
-   collective across workers. Building needs only shapes and dtypes, so one replica's batch will
-   do.
+   data itself fails for string inputs (`AddN` has no string kernel; bigmodel's text models
+   now train on word ids, but a CSV text column is still a string) under any multi-replica
+   strategy, and under MultiWorkerMirroredStrategy it is a collective across workers. Building
+   needs only shapes and dtypes, so one replica's batch will do.
 2. `reduce_per_replica` reduces each step's metrics in multi-worker mode with
    `strategy.reduce("MEAN", value, axis=0)`; metrics are scalars and have no axis 0. The mean
    across replicas, element by element, is `axis=None`.

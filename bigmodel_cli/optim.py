@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import keras
@@ -141,6 +142,21 @@ class AveragedWeights(keras.callbacks.Callback):
             raw = keras.ops.copy(variable.value)
             variable.assign(average.value)
             average.assign(raw)
+
+
+@contextlib.contextmanager
+def raw_weights_kept(optimizer):
+    """Within this block, the end of `fit` leaves the model's weights as trained.
+
+    Keras ends every `fit` with `optimizer.finalize_variable_values`, which, with `use_ema`,
+    copies the averages over the weights. A run resumed mid-epoch calls `fit` twice; the second
+    must go on from the raw weights, as an uninterrupted run does, or the resume is not exact.
+    """
+    optimizer.finalize_variable_values = lambda variables: None
+    try:
+        yield
+    finally:
+        del optimizer.finalize_variable_values  # the class's method again
 
 
 def ema_callbacks(ema: float | None) -> tuple[list, list]:

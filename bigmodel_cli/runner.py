@@ -6,6 +6,7 @@ prediction from a saved run live in `inference.py`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import time
@@ -57,7 +58,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     tf = import_tensorflow(verbose)
     import keras
 
-    from . import data
+    from . import data, optim
 
     distribute.configure_devices(tf, config.distribute)
     keras.utils.set_random_seed(config.seed)
@@ -122,13 +123,16 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     validation = assembled.to_model_inputs(bundle.validation)
     fit_started = time.perf_counter()
     try:
-        for first_epoch, last_epoch, steps, first_step in _phases(start, training.epochs,
-                                                                  steps_per_epoch):
-            # One stream of batches for the whole run, entered at the step reached so far.
-            model.fit(assembled.to_model_inputs(bundle.train_stream(first_step)),
-                      validation_data=validation,
-                      initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
-                      callbacks=callbacks, verbose=0)
+        phases = list(_phases(start, training.epochs, steps_per_epoch))
+        for index, (first_epoch, last_epoch, steps, first_step) in enumerate(phases):
+            # Only the last `fit` may put EMA averages into the weights (optim.py).
+            more = index < len(phases) - 1
+            with optim.raw_weights_kept(model.optimizer) if more else contextlib.nullcontext():
+                # One stream of batches for the whole run, entered at the step reached so far.
+                model.fit(assembled.to_model_inputs(bundle.train_stream(first_step)),
+                          validation_data=validation,
+                          initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
+                          callbacks=callbacks, verbose=0)
             if model.stop_training:  # early stopping
                 break
     finally:

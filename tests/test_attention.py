@@ -97,3 +97,11 @@ def test_saved_config_round_trips_in_safe_mode(tmp_path):
     assert type(loaded.layers[1]) is SelfAttention
     batch, _ = padded_batch()
     np.testing.assert_allclose(loaded(batch).numpy(), model(batch).numpy(), rtol=1e-6)
+
+
+def test_a_per_head_mask_goes_to_keras_own_path():
+    theirs, ours = twin_layers()
+    inputs, real = padded_batch()
+    mask = np.broadcast_to(real[:, None, None, :], (3, 2, 6, 6))  # [batch, heads, query, key]
+    np.testing.assert_allclose(ours(inputs, inputs, attention_mask=mask).numpy(),
+                               theirs(inputs, inputs, attention_mask=mask).numpy(), rtol=1e-5)

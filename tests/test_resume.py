@@ -20,7 +20,7 @@ data: {source: synthetic, kind: vector, input_shape: [8], num_classes: 3,
        num_examples: 600, batch_size: 16}
 model: {family: mlp, hidden_units: [16], dropout: 0.2}
 optimizer: {name: adam, schedule: {name: cosine, warmup_steps: 10}}
-training: {epochs: 3, deterministic: true, tensorboard: false,
+training: {epochs: 3, deterministic: true, tensorboard: false, ema: 0.9,
            early_stopping: {patience: 5}}
 checkpoint: {backup_every_steps: 5, keep_last: 2}
 """
@@ -80,6 +80,8 @@ def final_weights(run_dir):
 
 def test_kill_9_mid_epoch_and_at_epoch_end_resumes_to_identical_weights(
         config_file, uninterrupted, tmp_path):
+    # With weight averaging (EMA): a mid-epoch resume runs two `fit` calls, and only the last
+    # may copy the averages into the weights (optim.raw_weights_kept).
     run_dir = tmp_path / "run"
     # 1. Killed mid-epoch, right after a step backup (27 steps per epoch; step 10 is mid-epoch).
     process = start_training(config_file, run_dir)
