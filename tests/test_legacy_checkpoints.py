@@ -1,0 +1,29 @@
+"""Checkpoints saved before the package layout changed still load and predict the same."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from cli_runner import bigmodel
+
+LEGACY = Path(__file__).parent / "fixtures" / "legacy_runs"
+
+
+@pytest.mark.parametrize(("run", "inputs"), [
+    ("text", ["fisovu rodo muge moki", "bofizo kelipu gukaze gupe gabobi"]),
+    ("image", ["inputs.npy"]),
+])
+def test_legacy_run_predicts_what_it_predicted_when_saved(tmp_path, run, inputs):
+    folder = shutil.copytree(LEGACY / run, tmp_path / run)  # predict must not touch the fixture
+    result = bigmodel("predict", folder, *inputs, "--format", "jsonl", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = [json.loads(line) for line in (folder / "expected.jsonl").read_text().splitlines()]
+    assert [row["input"] for row in rows] == [row["input"] for row in expected]
+    for row, old in zip(rows, expected, strict=True):
+        assert [guess["class"] for guess in row["top"]] == [guess["class"] for guess in old["top"]]
+        assert [guess["probability"] for guess in row["top"]] == pytest.approx(
+            [guess["probability"] for guess in old["top"]], abs=1e-5)
