@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bigmodel_cli.tfenv import import_tensorflow  # noqa: E402
+from bigmodel_cli.runtime.tfenv import import_tensorflow  # noqa: E402
 
 TARGET_RATIO = 3.0
 CLASSES = 10
@@ -44,7 +44,7 @@ def write_folder(root: Path, count: int, tf) -> None:
 
 
 def data_config(root: Path, cache):
-    from bigmodel_cli.schema import DataConfig
+    from bigmodel_cli.config.schema import DataConfig
 
     return DataConfig(source="image_folder", path=str(root), image_size=list(SIZE[:2]),
                       batch_size=BATCH, cache=cache, validation_split=0, test_split=0)
@@ -63,8 +63,10 @@ def pipeline_rate(dataset, passes: int = 2) -> float:
 
 def training_step_rate(bundle, root: Path, batches: int, tf) -> float:
     """The runner's model and speed settings (XLA and steps per execution chosen as `auto`)."""
-    from bigmodel_cli import models, optim, performance
-    from bigmodel_cli.schema import Config
+    from bigmodel_cli import models
+    from bigmodel_cli.config.schema import Config
+    from bigmodel_cli.train import optimizer as optim
+    from bigmodel_cli.train import performance
 
     config = Config.model_validate({
         "name": "benchmark", "data": data_config(root, "memory").model_dump(),

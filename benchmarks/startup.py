@@ -61,7 +61,8 @@ def child(output: str, arguments: list[str]) -> None:
         setattr(module, name, wrapper)
 
     import bigmodel_cli.cli as cli
-    from bigmodel_cli import config, runner
+    from bigmodel_cli import config
+    from bigmodel_cli.train import runner
 
     note("cli imported")
     timed(config, "load", after="config loaded")

@@ -75,7 +75,7 @@ def train(config: ConfigPath, overrides: Overrides = None,
           debug: Debug = False, verbose: Verbose = False) -> None:
     """Train the model a config describes; run it again to resume where it stopped."""
     from . import config as config_module
-    from . import runner
+    from .train import runner
 
     loaded = config_module.load(config, overrides or [])
     runner.train(loaded, run_dir or Path("runs") / loaded.name, stdout, verbose,
@@ -88,7 +88,7 @@ def evaluate(run_dir: RunPath,
              json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
              unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
     """Evaluate a trained run on a split of its dataset."""
-    from . import inference
+    from .predict import inference
     from .runs import json_text
 
     metrics = inference.evaluate(run_dir, split, verbose, unsafe)
@@ -118,8 +118,9 @@ def predict(run_dir: RunPath,
                 help="Write to this file instead of the terminal.")] = None,
             unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
     """Predict with a trained run on raw inputs."""
-    from . import atomic, inference
+    from . import atomic
     from .errors import UsageError
+    from .predict import inference
 
     if output_format not in ("table", "jsonl", "csv"):
         raise UsageError(f"--format {output_format}: use table, jsonl or csv")
@@ -184,7 +185,7 @@ def config_validate(
 
     Exits with 2 if any is invalid. --dry-run also builds the model and takes one step.
     """
-    from .validation import validate_files
+    from .config.validate import validate_files
 
     code = validate_files(configs, overrides or [], dry_run, stdout, stderr, verbose, debug)
     if code:
@@ -210,7 +211,7 @@ def data_inspect(config: ConfigPath, overrides: Overrides = None,
                  debug: Debug = False, verbose: Verbose = False) -> None:
     """Show splits, class balance, input spec, a few examples and the input pipeline's speed."""
     from . import config as config_module
-    from . import data_inspect as inspection
+    from .data import inspect as inspection
     from .runs import json_text
 
     report = inspection.inspect(config_module.load(config, overrides or []), output, examples,
@@ -231,7 +232,7 @@ def init(family: Annotated[str, typer.Option(help="mlp, cnn, rnn or transformer.
              show_default=False)] = None,
          debug: Debug = False) -> None:
     """Print a commented starter config: bigmodel init --family rnn > my_config.yaml."""
-    from .starter import starter_config
+    from .config.starter import starter_config
 
     print(starter_config(family, dataset, source), end="")
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from cli_runner import CONFIGS, bigmodel
 
-from bigmodel_cli import atomic, checkpoints
+from bigmodel_cli import atomic
+from bigmodel_cli.train import checkpoints
 
 
 def tiny_model():
@@ -134,7 +135,7 @@ def test_restart_trains_a_finished_run_again(trained, tmp_path):
 
 
 def test_best_and_last_are_names_of_the_epoch_file_written_once(tmp_path):
-    from bigmodel_cli.callbacks import BestCheckpoint, EpochCheckpoints
+    from bigmodel_cli.train.callbacks import BestCheckpoint, EpochCheckpoints
 
     model = tiny_model()
     saves = []

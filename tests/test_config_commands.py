@@ -9,8 +9,8 @@ import pytest
 from cli_runner import CONFIGS, REPO, bigmodel
 
 from bigmodel_cli import config
+from bigmodel_cli.config.starter import starter_config
 from bigmodel_cli.errors import UsageError
-from bigmodel_cli.starter import starter_config
 
 SHIPPED = sorted(CONFIGS.glob("**/*.yaml"))
 

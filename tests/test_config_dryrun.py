@@ -8,10 +8,11 @@ import pytest
 import tensorflow_datasets as tfds
 from cli_runner import CONFIGS, bigmodel
 
-from bigmodel_cli import config, data, dryrun, flops, models
+from bigmodel_cli import config, data, models
+from bigmodel_cli.config.schema import DataConfig
 from bigmodel_cli.errors import ConfigError, DataError
 from bigmodel_cli.models.layers import TransformerEncoder
-from bigmodel_cli.schema import DataConfig
+from bigmodel_cli.train import dryrun, flops
 
 
 def cost_of(input_shape, *layers):

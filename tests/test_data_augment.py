@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bigmodel_cli.config.schema import DataConfig
 from bigmodel_cli.data import pipeline
 from bigmodel_cli.data.spec import RawData, Split
 from bigmodel_cli.errors import ConfigError
-from bigmodel_cli.schema import DataConfig
 
 
 def gradient_images(count=32, size=8):

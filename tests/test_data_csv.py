@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from bigmodel_cli import data, models
+from bigmodel_cli.config.schema import DataConfig, MlpConfig
 from bigmodel_cli.data.spec import InputSpec
 from bigmodel_cli.errors import ConfigError, DataError, UsageError
-from bigmodel_cli.inputs import read_inputs
-from bigmodel_cli.schema import DataConfig, MlpConfig
+from bigmodel_cli.predict.inputs import read_inputs
 
 COLUMNS = {"age": "numeric", "city": "categorical", "note": "text"}
 

@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from bigmodel_cli import data
+from bigmodel_cli.config.schema import DataConfig
 from bigmodel_cli.data import images
 from bigmodel_cli.errors import ConfigError, DataError
-from bigmodel_cli.schema import DataConfig
 
 
 def write_png(path, pixels) -> None:
@@ -72,7 +72,7 @@ def test_training_and_predict_decode_a_file_alike(tmp_path):
     pixels, unreadable = images.scan([str(path)], (5, 7, 1), keep_pixels=True)
     assert unreadable == [] and pixels.shape == (1, 5, 7, 1)
     from bigmodel_cli.data.spec import InputSpec
-    from bigmodel_cli.inputs import read_inputs
+    from bigmodel_cli.predict.inputs import read_inputs
 
     spec = InputSpec(kind="image", shape=(5, 7, 1), dtype="float32", scale=1 / 255)
     _, batch = read_inputs([str(path)], spec)

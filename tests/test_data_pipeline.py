@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bigmodel_cli.config.schema import DataConfig
 from bigmodel_cli.data import pipeline, splits
 from bigmodel_cli.data.spec import InputSpec, RawData, Split
 from bigmodel_cli.errors import DataError
-from bigmodel_cli.schema import DataConfig
 
 
 def vector_data(count=100, features=3, classes=4, seed=0) -> RawData:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from bigmodel_cli import data
+from bigmodel_cli.config.schema import DATA_SOURCES, DataConfig
 from bigmodel_cli.errors import ConfigError, DataError
-from bigmodel_cli.schema import DATA_SOURCES, DataConfig
 
 
 def test_registry_matches_the_schema():

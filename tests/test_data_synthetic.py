@@ -8,9 +8,9 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from bigmodel_cli.config.schema import DataConfig
 from bigmodel_cli.data import synthetic
 from bigmodel_cli.errors import ConfigError
-from bigmodel_cli.schema import DataConfig
 
 
 def raw_data(seed: int = 0, **settings):

@@ -10,8 +10,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from bigmodel_cli import data
+from bigmodel_cli.config.schema import DataConfig
 from bigmodel_cli.errors import ConfigError, DataError
-from bigmodel_cli.schema import DataConfig
 
 
 def tfds_config(name, data_dir, **settings):

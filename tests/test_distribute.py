@@ -17,9 +17,11 @@ from cli_runner import CONFIGS
 from rich.console import Console
 
 from bigmodel_cli import config as config_module
-from bigmodel_cli import distribute, keras_compat, optim, precision, runner
+from bigmodel_cli.config.schema import DistributeConfig, OptimizerConfig
 from bigmodel_cli.errors import ConfigError, UsageError
-from bigmodel_cli.schema import DistributeConfig, OptimizerConfig
+from bigmodel_cli.runtime import distribute, keras_compat, precision
+from bigmodel_cli.train import optimizer as optim
+from bigmodel_cli.train import runner
 
 MLP = CONFIGS / "smoke" / "mlp.yaml"
 

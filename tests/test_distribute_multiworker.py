@@ -1,6 +1,6 @@
 """Two `bigmodel train` workers on 127.0.0.1 with TF_CONFIG, started by the launcher script.
 
-MultiWorkerMirroredStrategy with Keras 3 needs the fixes in bigmodel_cli/keras_compat.py
+MultiWorkerMirroredStrategy with Keras 3 needs the fixes in bigmodel_cli/runtime/keras_compat.py
 (keras-team/keras issue 20585); without them these runs fail in their first step.
 """
 

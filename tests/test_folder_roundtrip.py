@@ -20,9 +20,9 @@ from test_data_csv import people, write_csv
 from test_data_folders import image_folder, reviews, write_png
 from test_data_sources import fake_reviews, fake_word_index
 
-from bigmodel_cli import runner
+from bigmodel_cli.config.schema import Config
 from bigmodel_cli.data import images
-from bigmodel_cli.schema import Config
+from bigmodel_cli.train import runner
 
 TINY_TRAINING = {"epochs": 1, "tensorboard": False}
 

@@ -8,8 +8,8 @@ from cli_runner import bigmodel
 from test_data_csv import people, write_csv
 from test_data_folders import image_folder
 
-from bigmodel_cli import data_inspect
-from bigmodel_cli.schema import Config
+from bigmodel_cli.config.schema import Config
+from bigmodel_cli.data import inspect as data_inspect
 
 IMAGE_CONFIG = """\
 name: photos

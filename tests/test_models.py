@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+from bigmodel_cli.config.schema import CnnConfig, MlpConfig, RnnConfig, TransformerConfig
 from bigmodel_cli.data.spec import InputSpec, TargetSpec
 from bigmodel_cli.errors import ConfigError
 from bigmodel_cli.models import (
@@ -26,7 +27,6 @@ from bigmodel_cli.models.layers import (
     TransformerEncoder,
 )
 from bigmodel_cli.models.preprocessing import vocabulary_size
-from bigmodel_cli.schema import CnnConfig, MlpConfig, RnnConfig, TransformerConfig
 
 WORDS = ["the", "cat", "dog", "sat", "on", "mat", "ran", "far", "a", "big"]
 SEQUENCE_LENGTH = 7

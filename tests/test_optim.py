@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from bigmodel_cli.config.schema import OptimizerConfig
 from bigmodel_cli.errors import ConfigError
-from bigmodel_cli.optim import LinearWarmup, build_optimizer, build_schedule
-from bigmodel_cli.schema import OptimizerConfig
+from bigmodel_cli.train.optimizer import LinearWarmup, build_optimizer, build_schedule
 
 
 def rate_at(schedule, step):

@@ -12,9 +12,9 @@ import pytest
 from cli_runner import CONFIGS, bigmodel
 from rich.console import Console
 
-from bigmodel_cli import performance, progress
+from bigmodel_cli.config.schema import Config
 from bigmodel_cli.errors import ConfigError
-from bigmodel_cli.schema import Config
+from bigmodel_cli.train import performance, progress
 
 
 def fake_strategy(*devices: str, name: str = "OneDeviceStrategy"):
@@ -290,8 +290,8 @@ def test_text_trains_on_word_ids_and_saves_a_model_that_takes_strings():
     import numpy as np
     import tensorflow as tf
 
-    from bigmodel_cli import assemble
     from bigmodel_cli.data.spec import InputSpec, TargetSpec
+    from bigmodel_cli.train import assemble
 
     config = Config.model_validate({
         "name": "text", "data": {"source": "synthetic", "kind": "text"},

@@ -72,7 +72,7 @@ def final_weights(run_dir):
     import keras
 
     import bigmodel_cli.models  # noqa: F401  registers bigmodel's layers
-    import bigmodel_cli.optim  # noqa: F401
+    import bigmodel_cli.train.optimizer  # noqa: F401
 
     model = keras.models.load_model(run_dir / "checkpoints" / "last.keras", safe_mode=True)
     return model.get_weights()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import keras
 
+from ..config.schema import CnnConfig
 from ..data.spec import IMAGE, InputSpec
 from ..errors import ConfigError
-from ..schema import CnnConfig
 from .preprocessing import fixed_sequence_length, is_sequence, vocabulary_size
 
 POOL_SIZE = 2

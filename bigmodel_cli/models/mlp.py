@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import keras
 
+from ..config.schema import MlpConfig
 from ..data.spec import InputSpec
-from ..schema import MlpConfig
 from .layers import MaskedGlobalPooling1D
 from .preprocessing import is_sequence, vocabulary_size
 

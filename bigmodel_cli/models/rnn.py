@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import keras
 
+from ..config.schema import RnnConfig
 from ..data.spec import IMAGE, InputSpec
-from ..schema import RnnConfig
 from .preprocessing import is_sequence, vocabulary_size
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import keras
 
+from ..config.schema import TransformerConfig
 from ..data.spec import IMAGE, InputSpec
-from ..schema import TransformerConfig
 from .layers import (
     MaskedGlobalPooling1D,
     PositionEmbedding,

@@ -16,8 +16,8 @@ from typing import Any
 
 import pydantic
 
+from ..errors import ConfigError, did_you_mean, unknown_name
 from . import compose
-from .errors import ConfigError, did_you_mean, unknown_name
 from .schema import Config
 from .yamlio import Origins, align_comments, dump_yaml, flow, printable
 

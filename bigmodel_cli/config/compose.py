@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .yamlio import Origins, dotted, printable, read_yaml
 
 BASE_KEY = "base"

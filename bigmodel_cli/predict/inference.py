@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config as config_module
-from .data.spec import BINARY, REGRESSION, InputSpec, TargetSpec
-from .errors import UsageError
-from .runs import RunDir, read_json
-from .schema import Config
-from .tfenv import import_tensorflow
+from .. import config as config_module
+from ..config.schema import Config
+from ..data.spec import BINARY, REGRESSION, InputSpec, TargetSpec
+from ..errors import UsageError
+from ..runs import RunDir, read_json
+from ..runtime.tfenv import import_tensorflow
 
 SPLITS = ("train", "validation", "test")
 
@@ -29,7 +29,7 @@ def load_run(run_dir: Path) -> tuple[RunDir, Config, InputSpec, TargetSpec]:
 
 def load_model(run: RunDir, verbose: bool = False, unsafe: bool = False):
     import_tensorflow(verbose)
-    from .checkpoints import load_checkpoint
+    from ..train.checkpoints import load_checkpoint
 
     return load_checkpoint(run.model_files(), unsafe, warn)
 
@@ -44,7 +44,7 @@ def evaluate(run_dir: Path, split: str = "test", verbose: bool = False,
         raise UsageError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
     run, config, _, _ = load_run(run_dir)
     model = load_model(run, verbose, unsafe)
-    from . import data
+    from .. import data
 
     bundle = data.load(config.data, config.seed)
     dataset = bundle.split(split)

@@ -14,8 +14,8 @@ import os
 import time
 from pathlib import Path
 
-from . import atomic
-from .errors import ConfigError
+from .. import atomic
+from ..errors import ConfigError
 
 CPU, GPU, TPU = "cpu", "gpu", "tpu"
 # The most steps `steps_per_execution: auto` runs per call into TensorFlow. On the CPU, one

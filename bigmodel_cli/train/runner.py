@@ -1,7 +1,7 @@
 """Training, start to finish: config -> data -> model -> fit -> checkpoints and results.
 
 One linear function with banner comments, in the order things happen. Evaluation and
-prediction from a saved run live in `inference.py`.
+prediction from a saved run live in `predict/inference.py`.
 """
 
 from __future__ import annotations
@@ -14,22 +14,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import (
-    __version__,
-    assemble,
-    atomic,
-    checkpoints,
-    distribute,
-    keras_compat,
-    performance,
-    precision,
-    resume,
-)
-from . import config as config_module
-from .errors import UsageError
-from .runs import RunDir, read_json, write_json
-from .schema import Config
-from .tfenv import import_tensorflow
+from .. import __version__, atomic
+from .. import config as config_module
+from ..config.schema import Config
+from ..errors import UsageError
+from ..runs import RunDir, read_json, write_json
+from ..runtime import distribute, keras_compat, precision
+from ..runtime.tfenv import import_tensorflow
+from . import assemble, checkpoints, performance, resume
 
 
 def train(config: Config, run_dir: Path, console: Console, verbose: bool = False, *,
@@ -58,7 +50,8 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     tf = import_tensorflow(verbose)
     import keras
 
-    from . import data, optim
+    from .. import data
+    from . import optimizer as optim
 
     distribute.configure_devices(tf, config.distribute)
     keras.utils.set_random_seed(config.seed)
@@ -125,7 +118,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     try:
         phases = list(_phases(start, training.epochs, steps_per_epoch))
         for index, (first_epoch, last_epoch, steps, first_step) in enumerate(phases):
-            # Only the last `fit` may put EMA averages into the weights (optim.py).
+            # Only the last `fit` may put EMA averages into the weights (optimizer.py).
             more = index < len(phases) - 1
             with optim.raw_weights_kept(model.optimizer) if more else contextlib.nullcontext():
                 # One stream of batches for the whole run, entered at the step reached so far.
@@ -182,7 +175,7 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
     """The callbacks of a run, in the order they must run at each epoch end."""
     import keras
 
-    from . import optim
+    from . import optimizer as optim
     from .callbacks import (
         BestCheckpoint,
         EpochCheckpoints,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .data.spec import TEXT, InputSpec, TargetSpec
-from .schema import Config
+from ..config.schema import Config
+from ..data.spec import TEXT, InputSpec, TargetSpec
 
 # The name `models.preprocessing` gives the TextVectorization of a text input.
 VECTORIZE_LAYER = "vectorize"
@@ -47,7 +47,10 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
     """
     import keras
 
-    from . import keras_compat, models, optim, performance, precision
+    from .. import models
+    from ..runtime import keras_compat, precision
+    from . import optimizer as optim
+    from . import performance
 
     training = config.training
     policy = precision.resolve(tf, training.mixed_precision, strategy)

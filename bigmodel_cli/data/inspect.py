@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic
-from .data.spec import IMAGE, REGRESSION, TABLE, TEXT, TOKENS, DataBundle, InputSpec
-from .tfenv import import_tensorflow
+from .. import atomic
+from ..runtime.tfenv import import_tensorflow
+from .spec import IMAGE, REGRESSION, TABLE, TEXT, TOKENS, DataBundle, InputSpec
 
 MEASURED_BATCHES = 200  # per pass: enough for a steady rate, short on a big dataset
 GRID_SIDE = 64  # small images are enlarged to about this many pixels in the grid
@@ -26,7 +26,7 @@ TEXT_WIDTH = 100
 
 def inspect(config, output: Path, examples: int = 16, verbose: bool = False) -> dict:
     import_tensorflow(verbose)
-    from . import data
+    from .. import data
 
     started = time.perf_counter()
     bundle = data.load(config.data, config.seed)

@@ -15,9 +15,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import ConfigError, UsageError, lookup
-from .runs import RunDir
-from .schema import DistributeConfig
+from ..config.schema import DistributeConfig
+from ..errors import ConfigError, UsageError, lookup
+from ..runs import RunDir
 
 TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                      '"task": {"type": "worker", "index": 0}}\'')

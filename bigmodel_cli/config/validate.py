@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from . import config as config_module
-from .errors import BigModelError, RunError
+from ..errors import BigModelError, RunError
+from . import loading as config_module
 
 
 def validate_files(paths: Sequence[Path], overrides: Sequence[str], dry_run: bool,
@@ -40,7 +40,7 @@ def validate_files(paths: Sequence[Path], overrides: Sequence[str], dry_run: boo
 
 
 def _dry_run(loaded, verbose: bool, debug: bool, strategies: dict) -> dict:
-    from . import dryrun
+    from ..train import dryrun
 
     try:
         return dryrun.dry_run(loaded, verbose, strategies)

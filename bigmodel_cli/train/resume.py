@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError, UsageError
-from .runs import RunDir
+from ..errors import ConfigError, UsageError
+from ..runs import RunDir
 
 # Dotted-key prefixes a resume may change; anything else changes what is being trained.
 SAFE_TO_CHANGE = (

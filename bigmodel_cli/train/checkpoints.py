@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import atomic
+from .. import atomic
 
 BACKUPS_KEPT = 2
 _STATE_NAME = re.compile(r"^state-(\d+)\.json$")
@@ -136,8 +136,9 @@ def load_checkpoint(candidates: list[Path], unsafe: bool, warn: Callable[[str], 
     """
     import keras
 
-    from . import models, optim  # noqa: F401  registers bigmodel's layers and schedules
-    from .errors import RunError, UsageError
+    from .. import models  # noqa: F401  registers bigmodel's layers
+    from ..errors import RunError, UsageError
+    from . import optimizer  # noqa: F401  registers bigmodel's schedules
 
     problem = None
     for index, path in enumerate(candidates):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # Keras versions with these bugs: from 3.0 (the TensorFlow trainer of Keras 3) up to, not
 # including, the second version. 3.15.1 is the newest one checked.

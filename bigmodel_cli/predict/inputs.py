@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.spec import CATEGORICAL, IMAGE, NUMERIC, TABLE, TEXT, TOKENS, VECTOR, InputSpec
-from .data.tables import input_name
-from .errors import DataError, UsageError
+from ..data.spec import CATEGORICAL, IMAGE, NUMERIC, TABLE, TEXT, TOKENS, VECTOR, InputSpec
+from ..data.tables import input_name
+from ..errors import DataError, UsageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 TEXT_SUFFIXES = {".txt", ".csv", ".tsv", ".text"}
@@ -88,7 +88,7 @@ def _split_array(name: str, array: np.ndarray, spec: InputSpec) -> list[tuple[st
 def _read_image(path: Path, spec: InputSpec) -> np.ndarray:
     import tensorflow as tf
 
-    from .data.images import decode_image, tensorflow_reason
+    from ..data.images import decode_image, tensorflow_reason
 
     height, width, channels = spec.shape
     try:
@@ -153,7 +153,7 @@ def _read_tables(arguments: list[str], spec: InputSpec) -> tuple[list[str], dict
 
 def _read_csv_rows(path: Path, spec: InputSpec):
     """(file:line, {column: value}) for each row, with the columns the model was trained on."""
-    from .data.csv_source import is_number, read_records
+    from ..data.csv_source import is_number, read_records
 
     try:
         records = [(line, fields) for line, fields in read_records(str(path), spec.delimiter)

@@ -12,8 +12,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import atomic, checkpoints
-from .errors import BigModelError, RunError
+from .. import atomic
+from ..errors import BigModelError, RunError
+from . import checkpoints
 
 
 class EpochCheckpoints(keras.callbacks.Callback):

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # Dotted-key path (a tuple of keys and list indices) -> "file:line:column" or "--set key=value".
 Origins = dict[tuple, str]

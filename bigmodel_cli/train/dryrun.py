@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from . import assemble, distribute
-from .data import keras_source, pipeline, sklearn_source, tfds_source
-from .data.spec import (
+from ..config.schema import Config
+from ..data import keras_source, pipeline, sklearn_source, tfds_source
+from ..data.spec import (
     BINARY,
     IMAGE,
     MULTICLASS,
@@ -27,9 +27,10 @@ from .data.spec import (
     InputSpec,
     TargetSpec,
 )
-from .errors import DataError, UsageError, lookup
-from .schema import Config
-from .tfenv import import_tensorflow
+from ..errors import DataError, UsageError, lookup
+from ..runtime import distribute
+from ..runtime.tfenv import import_tensorflow
+from . import assemble
 
 # (input kind, example shape, class names); an empty list of names means regression.
 SKLEARN_SHAPES = {
@@ -107,7 +108,7 @@ def dry_run(config: Config, verbose: bool = False, strategies: dict | None = Non
 
 
 def _strategy(tf, config: Config, strategies: dict):
-    from . import keras_compat
+    from ..runtime import keras_compat
 
     key = config.distribute.model_dump_json()
     if key not in strategies:
@@ -145,7 +146,7 @@ def spec_without_download(data_config, seed: int) -> tuple[InputSpec, TargetSpec
 def _loaded_spec(data_config, seed: int) -> tuple[InputSpec, TargetSpec]:
     # Synthetic data is generated, other sources read local files: loading them is exact and
     # downloads nothing. Only keras and tfds download; they have their own readers above.
-    from . import data
+    from .. import data
 
     bundle = data.load(data_config, seed)
     return bundle.input_spec, bundle.target
@@ -222,7 +223,7 @@ def synthetic_batch(spec: InputSpec, task: str, target: TargetSpec, batch_size: 
     if spec.kind == TEXT:
         x = _random_text(rng, spec.vocabulary, batch_size)
     elif spec.kind == TABLE:
-        from .data.tables import input_name
+        from ..data.tables import input_name
 
         # One named input per column: numbers for numeric columns, strings for the others.
         x = {input_name(column.name): rng.normal(size=batch_size).astype(np.float32)

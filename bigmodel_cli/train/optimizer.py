@@ -7,8 +7,8 @@ import inspect
 
 import keras
 
-from .errors import ConfigError, did_you_mean
-from .schema import OptimizerConfig
+from ..config.schema import OptimizerConfig
+from ..errors import ConfigError, did_you_mean
 
 
 @keras.saving.register_keras_serializable(package="bigmodel")

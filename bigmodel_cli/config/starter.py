@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import typing
 
+from ..data import keras_source, sklearn_source
+from ..errors import UsageError, unknown_name
+from ..train.dryrun import SKLEARN_SHAPES
 from . import schema
-from .data import keras_source, sklearn_source
-from .dryrun import SKLEARN_SHAPES
-from .errors import UsageError, unknown_name
 from .yamlio import align_comments, flow
 
 DEFAULT_FAMILY = "cnn"

@@ -1,0 +1,1 @@
+"""The TensorFlow runtime: a quiet import, devices and strategies, precision, Keras fixes."""
