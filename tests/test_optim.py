@@ -41,8 +41,10 @@ def test_cosine_with_warmup_rises_then_decays_to_alpha():
     config = OptimizerConfig(learning_rate=0.1,
                              schedule={"name": "cosine", "warmup_steps": 10, "alpha": 0.1})
     schedule = build_schedule(config, total_steps=110)
+    assert type(schedule) is keras.optimizers.schedules.CosineDecay  # Keras' own warmup
     assert rate_at(schedule, 0) == pytest.approx(0.01)
-    assert rate_at(schedule, 9) == pytest.approx(0.1)
+    assert rate_at(schedule, 5) == pytest.approx(0.01 + 0.09 * 0.5)
+    assert rate_at(schedule, 10) == pytest.approx(0.1)
     assert rate_at(schedule, 60) == pytest.approx(0.1 * (0.1 + 0.9 * 0.5), rel=1e-3)
     assert rate_at(schedule, 110) == pytest.approx(0.01, rel=1e-3)
 

@@ -15,6 +15,10 @@ from ..errors import ConfigError, did_you_mean
 class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
     """Ramp linearly from 0 to the wrapped schedule's value over `warmup_steps`, then follow it.
 
+    Keras' schedules have a warmup only in CosineDecay (used for cosine); the constant,
+    exponential and piecewise schedules get theirs here. Checkpoints saved before cosine moved
+    to Keras' warmup hold this class too, so it stays registered.
+
     The wrapped schedule sees steps counted from the end of warmup, so its decay starts there.
     """
 
@@ -56,6 +60,12 @@ def build_schedule(config: OptimizerConfig, total_steps: int):
         decayed = rate
     elif schedule.name == "cosine":
         decay_steps = schedule.decay_steps or max(total_steps - schedule.warmup_steps, 1)
+        if schedule.warmup_steps:
+            # Keras' own warmup: linear from rate / warmup_steps at step 0 to the rate at
+            # step warmup_steps, then the cosine from there.
+            return schedules.CosineDecay(
+                rate / schedule.warmup_steps, decay_steps, alpha=schedule.alpha,
+                warmup_target=rate, warmup_steps=schedule.warmup_steps)
         decayed = schedules.CosineDecay(rate, decay_steps, alpha=schedule.alpha)
     elif schedule.name == "exponential":
         decayed = schedules.ExponentialDecay(
