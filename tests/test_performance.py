@@ -220,7 +220,7 @@ def test_progress_times_training_steps_after_the_first_execution(monkeypatch):
     monkeypatch.setattr(progress.time, "perf_counter", clock)
     output = io.StringIO()
     display = progress.TrainingProgress(Console(file=output, width=200), 2, 8, batch_size=16,
-                                        tokens_per_example=100)
+                                        train_examples=128, tokens_per_example=100)
     display.params = {"steps": 8}
     # 4 steps per execution. Epoch 1: the first execution (tracing) ends at 1.0 s, then 4 steps
     # in 0.5 s; epoch 2 starts at 2.0 s (after checkpoints) and runs 8 steps in 0.5 s.
@@ -248,7 +248,7 @@ def test_progress_counts_a_last_short_execution_and_a_resumed_epoch(monkeypatch)
     monkeypatch.setattr(progress.time, "perf_counter", clock)
     output = io.StringIO()
     terminal = Console(file=output, width=120, force_terminal=True)
-    display = progress.TrainingProgress(terminal, 1, 8, batch_size=2)
+    display = progress.TrainingProgress(terminal, 1, 8, batch_size=2, train_examples=16)
     display.params = {"steps": 5}  # a resumed run finishes the last 5 steps of an epoch of 8
     display.on_train_begin()
     display.on_epoch_begin(0)
@@ -261,6 +261,77 @@ def test_progress_counts_a_last_short_execution_and_a_resumed_epoch(monkeypatch)
     display.close()  # a second stop (the runner's finally) draws nothing more
     assert display.examples_per_second() == 2 * 2 / 1.0
     assert "epoch 1/1  loss 1.0000  5 ex/s" in output.getvalue()
+
+
+@pytest.mark.parametrize("first, end, examples, batch, expected", [
+    (0, 7, 105, 16, 105),     # six batches of 16, then one of 9
+    (6, 7, 105, 16, 9),
+    (5, 9, 105, 16, 16 + 9 + 16 + 16),  # across the end of a pass
+    (0, 3, 5, 16, 15),        # a batch larger than the data holds all of it
+    (0, 4, 64, 16, 64),       # the batch divides the data: all full
+])
+def test_examples_in_steps_counts_the_short_batches(first, end, examples, batch, expected):
+    assert performance.examples_in_steps(first, end, examples, batch) == expected
+
+
+class ExamplesTrained(keras.metrics.Metric):
+    """Counts the examples the train step took, within each epoch (Keras resets metrics)."""
+
+    def __init__(self):
+        super().__init__(name="examples")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.total.assign_add(keras.ops.cast(keras.ops.shape(y_true)[0], "float32"))
+
+    def result(self):
+        return self.total
+
+
+@pytest.mark.parametrize("examples, batch", [(10, 4), (5, 16)],
+                         ids=["not-a-multiple", "batch-larger-than-data"])
+def test_progress_counts_the_examples_a_real_fit_trains_on(examples, batch):
+    """Fit as the runner does: one stream for the run, entered at the step reached (a resumed
+    run finishes its epoch first). Timed: every step but the first execution of the run."""
+    import numpy as np
+    import tensorflow as tf
+
+    x = np.ones((examples, 3), dtype="float32")
+    data = tf.data.Dataset.from_tensor_slices((x, np.zeros(examples, "float32"))).batch(batch)
+    steps = -(-examples // batch)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=[ExamplesTrained()],
+                  steps_per_execution=1)
+
+    class Trained(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.first_execution, self.per_epoch = None, []
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.first_execution is None:
+                self.first_execution = logs["examples"]
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.per_epoch.append(logs["examples"])
+
+    def run(*phases):  # (first step, initial epoch, end epoch, steps per epoch) per fit
+        display = progress.TrainingProgress(Console(file=io.StringIO()), 3, steps, batch,
+                                            examples)
+        trained = Trained()
+        for first_step, initial_epoch, epochs, steps_per_epoch in phases:
+            model.fit(data.repeat().skip(first_step), initial_epoch=initial_epoch,
+                      epochs=epochs, steps_per_epoch=steps_per_epoch,
+                      callbacks=[display, trained], shuffle=False, verbose=0)
+        assert display.timed_examples == sum(trained.per_epoch) - trained.first_execution
+        assert display.examples_per_second() == pytest.approx(
+            display.timed_examples / display.timed_seconds)
+        return sum(trained.per_epoch)
+
+    assert run((0, 0, 3, steps)) == 3 * examples  # three whole epochs
+    if steps > 1:  # resumed at step 1 of epoch 2: the rest of that epoch, then epoch 3
+        assert run((steps + 1, 1, 2, steps - 1), (2 * steps, 2, 3, steps)) == (
+            2 * examples - batch)
 
 
 # --- a real run -----------------------------------------------------------------------------

@@ -1,10 +1,9 @@
-"""The callbacks Keras does not ship: atomic checkpoints, exact backups, signals, a JSON log."""
+"""The callbacks Keras does not ship: atomic checkpoints, exact backups, signals, metrics log."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 
 from .. import atomic
 from ..errors import BigModelError, RunError
-from . import checkpoints
+from . import checkpoints, metrics_log
 
 
 class EpochCheckpoints(keras.callbacks.Callback):
@@ -179,11 +178,13 @@ class RunGuard(keras.callbacks.Callback):
 
 
 class MetricsLog(keras.callbacks.Callback):
-    """Append one JSON line per epoch: epoch, step, seconds, learning rate and every metric."""
+    """One row per epoch in metrics.jsonl and metrics.csv (metrics_log.py): epoch (from 1),
+    step, seconds, learning rate and every metric; Keras' CSVLogger would number epochs from
+    0, write CRLF and leave out the learning rate and the seconds."""
 
-    def __init__(self, path: Path, steps_per_epoch: int):
+    def __init__(self, jsonl: Path, csv_path: Path, steps_per_epoch: int):
         super().__init__()
-        self.path = Path(path)
+        self.files = metrics_log.MetricsFiles(jsonl, csv_path)
         self.steps_per_epoch = steps_per_epoch
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -191,12 +192,21 @@ class MetricsLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         record = {"epoch": epoch + 1, "step": (epoch + 1) * self.steps_per_epoch,
-                  "seconds": round(time.perf_counter() - self.started, 3)}
-        record.update({key: _number(value) for key, value in (logs or {}).items()})
-        with open(self.path, "a", encoding="utf-8") as file:
-            file.write(json.dumps(record) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
+                  "seconds": round(time.perf_counter() - self.started, 3),
+                  "learning_rate": _learning_rate(self.model)}
+        record.update({key: _number(value) for key, value in sorted((logs or {}).items())
+                       if key != "learning_rate"})
+        self.files.add(record)
+
+
+def _learning_rate(model) -> float | str | None:
+    """The optimizer's rate at the epoch's end (what Keras' TensorBoard callback logs): a
+    schedule's value at the steps taken so far."""
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+    if optimizer is None or not hasattr(optimizer, "learning_rate"):
+        return None
+    return _number(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def _direction(monitor: str, mode: str) -> int:

@@ -133,6 +133,24 @@ def tokens_per_example(model) -> int:
     return 0
 
 
+def examples_in_steps(first: int, end: int, examples_per_pass: int, batch_size: int) -> int:
+    """The examples in batches [first, end) of the training stream.
+
+    The stream batches each pass over the training split on its own and repeats it, so a pass
+    of 105 examples in batches of 16 is six batches of 16 and one of 9, and a batch larger
+    than the split holds the whole split. Throughput counts these, not batch_size x steps.
+    """
+    if examples_per_pass <= 0:
+        return 0
+    batches_per_pass = math.ceil(examples_per_pass / batch_size)
+
+    def before(step: int) -> int:  # the examples in batches [0, step)
+        passes, batches = divmod(step, batches_per_pass)
+        return passes * examples_per_pass + batches * batch_size  # `batches` are all full
+
+    return before(end) - before(first)
+
+
 def describe_speed(model) -> str:
     """The resolved speed settings, for the log."""
     return (f"{model.steps_per_execution} step(s) per execution, "

@@ -11,6 +11,8 @@ import keras
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from . import performance
+
 REDRAW_SECONDS = 0.1
 
 
@@ -24,29 +26,31 @@ class TrainingProgress(keras.callbacks.Callback):
 
     Throughput counts training steps only: each epoch from its start to its last step (not
     validation, checkpoints or logs), leaving out the first execution of the run, which traces
-    and compiles the step function.
+    and compiles the step function. It counts the examples those steps took: the training
+    stream's batch at global step g is its g-th batch, and each pass over the `train_examples`
+    ends with a short batch unless `batch_size` divides them (performance.examples_in_steps).
     """
 
     async_safe = True
 
     def __init__(self, console: Console, epochs: int, steps_per_epoch: int, batch_size: int,
-                 tokens_per_example: int = 0):
+                 train_examples: int, tokens_per_example: int = 0):
         super().__init__()
         self.console = console
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
         self.batch_size = batch_size
+        self.train_examples = train_examples
         self.tokens_per_example = tokens_per_example
         self.progress = None
         self.timed_steps = 0
+        self.timed_examples = 0
         self.timed_seconds = 0.0
         self.first_execution_done = False
 
     def on_train_begin(self, logs=None):
         if self.model is not None and not self.tokens_per_example:
-            from .performance import tokens_per_example
-
-            self.tokens_per_example = tokens_per_example(self.model)
+            self.tokens_per_example = performance.tokens_per_example(self.model)
         if not (self.console.is_terminal or self.console.is_jupyter):
             return  # a log file gets the epoch lines only, not a bar redrawn in place
         self.progress = Progress(
@@ -59,6 +63,7 @@ class TrainingProgress(keras.callbacks.Callback):
         # A resumed run may first finish a partial epoch: `fit` then runs fewer steps.
         self.steps_this_epoch = (self.params or {}).get("steps") or self.steps_per_epoch
         self.skipped = max(self.steps_per_epoch - self.steps_this_epoch, 0)
+        self.first_step = epoch * self.steps_per_epoch + self.skipped  # global step, from 0
         self.epoch_started = time.perf_counter()
         self.timing_from, self.steps_before_timing = self.epoch_started, 0
         self.last_step_end, self.steps_done = None, 0
@@ -78,7 +83,7 @@ class TrainingProgress(keras.callbacks.Callback):
         if self.progress is None or now - self.last_drawn < REDRAW_SECONDS:
             return
         self.last_drawn = now
-        rate = self.steps_done * self.batch_size / max(now - self.epoch_started, 1e-9)
+        rate = self.examples(0, self.steps_done) / max(now - self.epoch_started, 1e-9)
         self.progress.update(self.task, completed=self.skipped + self.steps_done,
                              metrics=f"{format_metrics(logs)}  {self.format_rate(rate)}")
         self.progress.refresh()
@@ -86,9 +91,10 @@ class TrainingProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.epoch_started
         train_seconds = (self.last_step_end or time.perf_counter()) - self.epoch_started
-        rate = self.steps_done * self.batch_size / max(train_seconds, 1e-9)
+        rate = self.examples(0, self.steps_done) / max(train_seconds, 1e-9)
         if self.last_step_end is not None and self.steps_done > self.steps_before_timing:
             self.timed_steps += self.steps_done - self.steps_before_timing
+            self.timed_examples += self.examples(self.steps_before_timing, self.steps_done)
             self.timed_seconds += self.last_step_end - self.timing_from
         if self.progress is not None:
             self.progress.remove_task(self.task)
@@ -109,7 +115,12 @@ class TrainingProgress(keras.callbacks.Callback):
         """Training examples per second over the timed steps; None if none were timed."""
         if not self.timed_steps or self.timed_seconds <= 0:
             return None
-        return self.timed_steps * self.batch_size / self.timed_seconds
+        return self.timed_examples / self.timed_seconds
+
+    def examples(self, first: int, end: int) -> int:
+        """The examples in steps [first, end) of the current epoch."""
+        return performance.examples_in_steps(self.first_step + first, self.first_step + end,
+                                             self.train_examples, self.batch_size)
 
     def format_rate(self, examples_per_second: float) -> str:
         text = f"{examples_per_second:,.0f} ex/s"

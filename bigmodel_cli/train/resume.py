@@ -7,7 +7,6 @@ that only say how long or how visibly to train are allowed and listed.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -65,16 +64,11 @@ def restart(run: RunDir) -> None:
 
 
 def trim_metrics(run: RunDir, completed_epochs: int) -> None:
-    """Drop logged epochs after the backup, so a resumed run does not log them twice."""
-    if run.metrics_jsonl.exists():
-        lines = run.metrics_jsonl.read_text(encoding="utf-8").splitlines()
-        kept = [line for line in lines if line and json.loads(line)["epoch"] <= completed_epochs]
-        run.metrics_jsonl.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    if run.metrics_csv.exists():
-        rows = run.metrics_csv.read_text(encoding="utf-8").splitlines()
-        # CSVLogger numbers epochs from 0 in its first column.
-        kept = rows[:1] + [row for row in rows[1:] if int(row.split(",")[0]) < completed_epochs]
-        run.metrics_csv.write_text("".join(row + "\n" for row in kept), encoding="utf-8")
+    """Drop logged epochs after the backup from both metrics files, in the same way, so a
+    resumed run logs each epoch once (a line cut short by a kill goes too)."""
+    from . import metrics_log
+
+    metrics_log.trim(run.metrics_jsonl, run.metrics_csv, completed_epochs)
 
 
 def _flatten(data, prefix: str = "") -> dict:

@@ -112,7 +112,8 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     # --- callbacks and fit -----------------------------------------------------------------
     has_validation = bundle.validation is not None
     callbacks, guard, progress = _callbacks(config, run, console, steps_per_epoch, start,
-                                            has_validation, assembled.saved)
+                                            has_validation, assembled.saved,
+                                            bundle.sizes["train"])
     validation = assembled.to_model_inputs(bundle.validation)
     fit_started = time.perf_counter()
     try:
@@ -171,7 +172,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
 
 
 def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: int,
-               start, has_validation: bool, saved):
+               start, has_validation: bool, saved, train_examples: int):
     """The callbacks of a run, in the order they must run at each epoch end."""
     import keras
 
@@ -198,7 +199,8 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
     for name, callback in stateful.items():
         if name in start.callbacks:
             callback.set_state(start.callbacks[name])
-    progress = TrainingProgress(console, training.epochs, steps_per_epoch, config.data.batch_size)
+    progress = TrainingProgress(console, training.epochs, steps_per_epoch, config.data.batch_size,
+                                train_examples)
     guard = RunGuard(run.backup, steps_per_epoch, config.checkpoint.backup_every_steps, start,
                      stateful, resume_hint=f"run the same command again to resume from {run.path}")
     # With training.ema, checkpoints get the averaged weights and backups the raw ones.
@@ -207,8 +209,7 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
         *averages_in,
         epoch_checkpoints,  # before the best checkpoint, which links to its file
         *stateful.values(),
-        MetricsLog(run.metrics_jsonl, steps_per_epoch),
-        keras.callbacks.CSVLogger(str(run.metrics_csv), append=True),
+        MetricsLog(run.metrics_jsonl, run.metrics_csv, steps_per_epoch),
         progress,
     ]
     if training.tensorboard:
