@@ -13,27 +13,46 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
+from enum import StrEnum
+
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from . import __version__
+from .cli_help import ClickException, Commands, choices, error_line
 from .errors import BigModelError
 
-# Plain help (rich_markup_mode=None): typer's rich help formatter costs ~55 ms of imports, a
-# quarter of `bigmodel --help` (target: under 0.3 s, README "Performance").
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  rich_markup_mode=None,
-                  help="Train Keras models from YAML configs.")
-config_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                         help="Inspect and check configs.")
+app = Commands(add_completion=False, pretty_exceptions_enable=False,
+               help="Train Keras models from YAML configs, on CPU, GPU or TPU.",
+               epilog="""bigmodel train configs/quickstart.yaml
+                         bigmodel evaluate runs/quickstart""")
+config_app = Commands(help="Inspect and check configs.",
+                      epilog="bigmodel config validate configs/*.yaml")
 app.add_typer(config_app, name="config")
-data_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                       help="Look at a dataset as a config reads it.")
+data_app = Commands(help="Look at a dataset as a config reads it.",
+                    epilog="bigmodel data inspect configs/cnn_cifar10.yaml")
 app.add_typer(data_app, name="data")
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# Neither reads markup or emoji codes: paths, keys, class names and messages hold user text
+# (a file my:fire:config.yaml, a class [b]), so every print shows it as it is. Colour comes
+# from style= arguments only.
+stdout = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+class Split(StrEnum):
+    """The splits `evaluate` takes (inference.SPLITS, in the same order)."""
+
+    train = "train"
+    validation = "validation"
+    test = "test"
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
 
 # Options shared by several commands, declared once.
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")]
@@ -58,10 +77,15 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def _root(version: Annotated[bool, typer.Option(
         "--version", callback=_show_version, is_eager=True, help="Print the version.")] = False):
-    """Train Keras models from YAML configs: one command per recipe, on CPU, GPU or TPU."""
+    """Train Keras models from YAML configs, on CPU, GPU or TPU.
+
+    One command trains a recipe; its run directory then serves evaluate and predict.
+    """
 
 
-@app.command()
+@app.command(epilog="""bigmodel train configs/quickstart.yaml
+                         bigmodel train configs/cnn_cifar10.yaml --set training.epochs=2 \\
+                             --run-dir runs/short""")
 def train(config: ConfigPath, overrides: Overrides = None,
           run_dir: Annotated[Path | None, typer.Option(
               help="Where to write the run (default runs/<name>).")] = None,
@@ -70,10 +94,14 @@ def train(config: ConfigPath, overrides: Overrides = None,
           force: Annotated[bool, typer.Option(
               help="Resume even though the config changed what is trained.")] = False,
           init_from: Annotated[Path | None, typer.Option(
+              metavar="PATH",
               help="Start from the weights of a run directory or .keras file (fine-tuning).",
               show_default=False)] = None,
           debug: Debug = False, verbose: Verbose = False) -> None:
-    """Train the model a config describes; run it again to resume where it stopped."""
+    """Train the model a config describes.
+
+    Running it again on the same run directory resumes where it stopped.
+    """
     from . import config as config_module
     from .train import runner
 
@@ -82,16 +110,19 @@ def train(config: ConfigPath, overrides: Overrides = None,
                  restart=restart, force=force, init_from=init_from)
 
 
-@app.command()
+@app.command(epilog="""bigmodel evaluate runs/quickstart
+                         bigmodel evaluate runs/quickstart --split validation --json""")
 def evaluate(run_dir: RunPath,
-             split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
+             split: Annotated[Split, typer.Option(
+                 metavar=choices(Split), help="The split of the run's data to evaluate on.")
+             ] = Split.test,
              json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
              unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
-    """Evaluate a trained run on a split of its dataset."""
+    """Evaluate a trained run on a split of its data."""
     from .predict import inference
     from .runs import json_text
 
-    metrics = inference.evaluate(run_dir, split, verbose, unsafe)
+    metrics = inference.evaluate(run_dir, split.value, verbose, unsafe)
     if json_output:
         print(json_text(metrics), end="")
         return
@@ -106,26 +137,40 @@ def evaluate(run_dir: RunPath,
     stdout.print(table)
 
 
-@app.command()
+@app.command(epilog="""bigmodel predict runs/cnn_cifar10 cat.png photos/ --top-k 3
+                         bigmodel predict runs/rnn_imdb "a wonderful film" --format jsonl""")
 def predict(run_dir: RunPath,
             inputs: Annotated[list[str], typer.Argument(
-                help="Files (.npy, .npz, images, text with one example per line) or raw text.",
+                metavar="INPUT", help="A file, a folder, or (for text models) a raw string.",
                 show_default=False)],
-            top_k: Annotated[int, typer.Option(min=1, help="Classes to show per input.")] = 3,
-            output_format: Annotated[str, typer.Option(
-                "--format", help="table, jsonl or csv.")] = "table",
+            top_k: Annotated[int, typer.Option(
+                min=1, metavar="K", help="Classes to show per input.")] = 3,
+            output_format: Annotated[OutputFormat, typer.Option(
+                "--format", metavar=choices(OutputFormat),
+                help="Output format. With --output, the default follows the file's suffix: "
+                     "csv for .csv, else jsonl.")] = OutputFormat.table,
             output: Annotated[Path | None, typer.Option(
-                help="Write to this file instead of the terminal.")] = None,
+                metavar="FILE", help="Write to this file instead of the terminal.")] = None,
             unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
-    """Predict with a trained run on raw inputs."""
+    """Predict with a trained run on raw inputs.
+
+    Each INPUT is one of the kinds the run's model reads:
+
+    \b
+      images       .png .jpg .jpeg .bmp .gif
+      arrays       .npy (one example or a batch), .npz (array 'x', else each array)
+      text files   one example per line: text, or numbers split by commas or spaces
+      CSV files    rows with the training columns (models trained on CSV rows)
+      raw strings  the text itself (text models)
+      folders      their files of the model's input kind, sorted (sub-folders too)
+
+    Each prediction is labelled with the input as given (a folder's files as FOLDER/NAME).
+    """
     from . import atomic
-    from .errors import UsageError
     from .predict import inference
 
-    if output_format not in ("table", "jsonl", "csv"):
-        raise UsageError(f"--format {output_format}: use table, jsonl or csv")
-    if output is not None and output_format == "table":
-        output_format = "csv" if output.suffix == ".csv" else "jsonl"
+    if output is not None and output_format == OutputFormat.table:
+        output_format = OutputFormat.csv if output.suffix == ".csv" else OutputFormat.jsonl
     rows = inference.predict(run_dir, inputs, top_k, verbose, unsafe)
     if output is not None:
         atomic.write_text(output, inference.format_rows(rows, output_format))
@@ -144,23 +189,27 @@ def _prediction_table(rows: list[dict], top_k: int):
     if rows and "value" in rows[0]:
         table.add_column("value", justify="right")
         for row in rows:
-            table.add_row(escape(row["input"]), f"{row['value']:.4f}")
+            table.add_row(row["input"], f"{row['value']:.4f}")
         return table
     for rank in range(1, min(top_k, len(rows[0]["top"])) + 1 if rows else 1):
         table.add_column(f"#{rank}")
     for row in rows:
-        table.add_row(escape(row["input"]), *(f"{escape(guess['class'])} {guess['probability']:.3f}"
-                                              for guess in row["top"]))
+        table.add_row(row["input"], *(f"{guess['class']} {guess['probability']:.3f}"
+                                      for guess in row["top"]))
     return table
 
 
-@config_app.command("show")
+@config_app.command("show", epilog="""bigmodel config show configs/quickstart.yaml --origin
+                         bigmodel config show configs/quickstart.yaml --set seed=1""")
 def config_show(config: ConfigPath, overrides: Overrides = None,
                 origin: Annotated[bool, typer.Option(
                     "--origin", help="Note after each value the file:line or --set that set it, "
                                      "or 'default'.")] = False,
                 debug: Debug = False) -> None:
-    """Print the fully resolved config (bases merged, every default written out) as YAML."""
+    """Print a config fully resolved, as YAML.
+
+    Bases are merged and every default is written out.
+    """
     from . import config as config_module
 
     raw, origins = config_module.resolve(config, overrides or [])
@@ -171,19 +220,21 @@ def config_show(config: ConfigPath, overrides: Overrides = None,
         print(config_module.dump(loaded), end="")
 
 
-@config_app.command("validate")
+@config_app.command("validate", epilog="""bigmodel config validate configs/*.yaml
+                         bigmodel config validate configs/quickstart.yaml --dry-run""")
 def config_validate(
         configs: Annotated[list[Path], typer.Argument(
-            help="YAML configs, e.g. configs/*.yaml.", show_default=False)],
+            metavar="CONFIG", help="YAML configs, e.g. configs/*.yaml.", show_default=False)],
         overrides: Overrides = None,
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="Also build the model in its strategy and take one training "
                               "step on a random batch (imports TensorFlow; downloads "
                               "nothing).")] = False,
         debug: Debug = False, verbose: Verbose = False) -> None:
-    """Check configs: every mistake of every file, and an OK line for each valid one.
+    """Check configs without training.
 
-    Exits with 2 if any is invalid. --dry-run also builds the model and takes one step.
+    Prints every mistake of every file, and an OK line for each valid one; exits with 2 if any
+    is invalid. --dry-run also builds the model and takes one step.
     """
     from .config.validate import validate_files
 
@@ -192,9 +243,12 @@ def config_validate(
         raise typer.Exit(code)
 
 
-@config_app.command("schema")
+@config_app.command("schema", epilog="bigmodel config schema > configs/schema.json")
 def config_schema() -> None:
-    """Print the JSON Schema of a config file, for editors (configs/schema.json holds a copy)."""
+    """Print the JSON Schema of a config file, for editors.
+
+    configs/schema.json holds a copy.
+    """
     import json
 
     from . import config as config_module
@@ -202,14 +256,20 @@ def config_schema() -> None:
     print(json.dumps(config_module.json_schema(), indent=2))
 
 
-@data_app.command("inspect")
+@data_app.command("inspect", epilog="""bigmodel data inspect configs/cnn_cifar10.yaml
+                         bigmodel data inspect configs/quickstart.yaml --json""")
 def data_inspect(config: ConfigPath, overrides: Overrides = None,
                  output: Annotated[Path, typer.Option(
-                     help="Where to save the grid of example images (PNG).")] = Path("inspect.png"),
-                 examples: Annotated[int, typer.Option(min=1, help="Examples to show.")] = 16,
+                     metavar="FILE", help="Where to save the grid of example images (PNG).")
+                 ] = Path("inspect.png"),
+                 examples: Annotated[int, typer.Option(
+                     min=1, metavar="N", help="Examples to show.")] = 16,
                  json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
                  debug: Debug = False, verbose: Verbose = False) -> None:
-    """Show splits, class balance, input spec, a few examples and the input pipeline's speed."""
+    """Show what a config's data looks like.
+
+    Splits, class balance, input spec, a few examples and the input pipeline's speed.
+    """
     from . import config as config_module
     from .data import inspect as inspection
     from .runs import json_text
@@ -222,7 +282,8 @@ def data_inspect(config: ConfigPath, overrides: Overrides = None,
         inspection.render(report, stdout)
 
 
-@app.command()
+@app.command(epilog="""bigmodel init > my_config.yaml
+                         bigmodel init --family rnn --dataset imdb > my_config.yaml""")
 def init(family: Annotated[str, typer.Option(help="mlp, cnn, rnn or transformer.")] = "cnn",
          dataset: Annotated[str | None, typer.Option(
              help="e.g. digits, iris, mnist, cifar10, imdb, or any tfds name.",
@@ -231,37 +292,43 @@ def init(family: Annotated[str, typer.Option(help="mlp, cnn, rnn or transformer.
              help="synthetic, sklearn, keras or tfds (default: from the dataset).",
              show_default=False)] = None,
          debug: Debug = False) -> None:
-    """Print a commented starter config: bigmodel init --family rnn > my_config.yaml."""
+    """Print a commented starter config."""
     from .config.starter import starter_config
 
     print(starter_config(family, dataset, source), end="")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; domain errors become one red line and an exit code (2 usage, 1 runtime)."""
+    """Run the CLI; errors become one red line and an exit code (2 usage, 1 runtime)."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
-        # Typer's standalone mode handles --help, usage errors (exit 2) and exits itself.
-        app(args=argv, prog_name="bigmodel")
+        # Not typer's standalone mode: click's own usage errors (a bad option, a missing
+        # argument) are printed below in the same one-line style as bigmodel's.
+        code = app(args=argv, prog_name="bigmodel", standalone_mode=False)
     except KeyboardInterrupt:
-        stderr.print("[red]interrupted[/]")
+        stderr.print("interrupted", style="red")
         sys.exit(130)
+    except ClickException as error:
+        stderr.print(f"error: {error_line(error)}", style="red")
+        sys.exit(error.exit_code)
     except BigModelError as error:
         if debug:
             traceback.print_exc()
         if getattr(error, "signal_number", None):  # a clean stop on a signal, not a failure
-            stderr.print(escape(str(error)), style="yellow", soft_wrap=True)
+            stderr.print(str(error), style="yellow")
             sys.exit(error.exit_code)
         for line in str(error).splitlines():
-            stderr.print(f"error: {escape(line)}", style="red", soft_wrap=True)
+            stderr.print(f"error: {line}", style="red")
         sys.exit(error.exit_code)
     except Exception as error:  # noqa: BLE001 - the last line of defence for the user
         if debug:
             raise
-        stderr.print(f"error: unexpected {type(error).__name__}: {escape(str(error))} "
-                     "(rerun with --debug for the traceback)", style="red", soft_wrap=True)
+        stderr.print(f"error: unexpected {type(error).__name__}: {error} "
+                     "(rerun with --debug for the traceback)", style="red")
         sys.exit(1)
+    if code:  # typer.Exit(code) from a command, e.g. config validate finding a mistake
+        sys.exit(code)
 
 
 def entry() -> None:

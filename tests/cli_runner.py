@@ -12,7 +12,10 @@ CONFIGS = REPO / "configs"
 
 
 def bigmodel(*arguments, cwd: Path | None = None, timeout: float = 300):
-    environment = {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore"}
+    # PYTHONPATH: from another cwd, this checkout's bigmodel_cli, not an installed one.
+    environment = {**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore",
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                               os.environ.get("PYTHONPATH")]))}
     return subprocess.run(
         [sys.executable, "-m", "bigmodel_cli", *map(str, arguments)],
         cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, env=environment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -101,6 +102,21 @@ def test_predict_csv_to_a_file_and_table(runs, tmp_path):
     assert [row["rank"] for row in rows] == ["1", "2", "3"]
     table = bigmodel("predict", run_dir, "good words")
     assert table.returncode == 0 and "good words" in table.stdout and "#1" in table.stdout
+
+
+def test_predict_table_shows_class_names_and_inputs_as_they_are(runs, tmp_path):
+    """Class names and file names are user text: never read as Rich markup or emoji codes."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(runs["mlp"][0], run_dir)
+    spec = json.loads((run_dir / "spec.json").read_text())
+    names = [":thumbs_up:", "[red]no[/red]", "[bold]"]  # iris has three classes
+    spec["target"]["class_names"] = names
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    np.savez(tmp_path / "batch.npz", **{"[b]x:fire:": np.ones((2, 4), dtype="float32")})
+    result = bigmodel("predict", "run", "batch.npz", "--top-k", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for text in (*names, "batch.npz:[b]x:fire:[0]", "batch.npz:[b]x:fire:[1]"):
+        assert text in result.stdout, text
 
 
 def test_train_again_on_a_finished_run_does_not_retrain(runs):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 import time
 
 import pytest
-from cli_runner import REPO, bigmodel
+from cli_runner import CONFIGS, REPO, bigmodel
 
 
 def test_help_is_fast_and_lists_commands():
@@ -32,6 +34,33 @@ def test_missing_config_file(tmp_path):
     result = bigmodel("train", tmp_path / "nope.yaml")
     assert result.returncode == 2
     assert result.stderr == f"error: config file not found: {tmp_path / 'nope.yaml'}\n"
+
+
+def test_user_text_in_errors_is_not_read_as_markup_or_emoji(tmp_path):
+    path = tmp_path / "my:fire:[bold]config.yaml"
+    result = bigmodel("train", path)
+    assert result.returncode == 2
+    assert result.stderr == f"error: config file not found: {path}\n"
+
+
+def test_config_validate_names_files_as_they_are(tmp_path):
+    path = tmp_path / "my:fire:[red]config.yaml"
+    shutil.copy(CONFIGS / "smoke" / "mlp.yaml", path)
+    result = bigmodel("config", "validate", path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"OK {path}\n"
+
+
+def test_no_rich_markup_in_what_bigmodel_prints():
+    """The consoles read no markup (user text stays as it is), so a "[yellow]" written into a
+    message would be printed as such: colour is given with style= instead."""
+    tag = re.compile(r"\[/\]|\[/?(?:bold|red|green|yellow|dim|blue|cyan|magenta|italic)\b[^]]*\]")
+    found = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+             for path in sorted((REPO / "bigmodel_cli").rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), start=1)
+             # a progress bar's columns render their own markup, never user text
+             if tag.search(line) and "TextColumn(" not in line]
+    assert found == []
 
 
 def test_invalid_yaml_exits_2_with_location(tmp_path):

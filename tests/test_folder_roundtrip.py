@@ -39,8 +39,8 @@ def best_model(run_dir):
     return keras.models.load_model(run_dir / "checkpoints" / "best.keras", safe_mode=True)
 
 
-def predict_command(run_dir, *inputs) -> list[dict]:
-    result = bigmodel("predict", run_dir, *inputs, "--format", "jsonl", "--top-k", "5")
+def predict_command(run_dir, *inputs, cwd=None) -> list[dict]:
+    result = bigmodel("predict", run_dir, *inputs, "--format", "jsonl", "--top-k", "5", cwd=cwd)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -92,8 +92,27 @@ def test_image_folder_round_trip_with_a_skipped_file(runs, tmp_path):
     expected = as_two_classes(best_model(root / "image_run").predict(
         pixels.astype(np.float32), verbose=0))
     rows = predict_command(root / "image_run", *files)
-    assert [row["input"] for row in rows] == ["0.png", "big.png"]
+    assert [row["input"] for row in rows] == files
     np.testing.assert_allclose(probabilities(rows, ["cat", "dog"]), expected, atol=1e-5)
+
+
+def test_predict_labels_inputs_as_given_and_reads_folders(runs, tmp_path):
+    root, _ = runs
+    rng = np.random.default_rng(2)
+    for name in ("a/img.png", "b/img.png", "b/sub/z.jpg", "b/.hidden.png", "b/.cache/x.png"):
+        write_png(tmp_path / name, rng.integers(0, 256, (8, 8, 3)))
+    (tmp_path / "b" / "notes.txt").write_text("not an image\n")
+    (tmp_path / "empty").mkdir()
+    rows = predict_command(root / "image_run", "a/img.png", "./b/", cwd=tmp_path)
+    # Two img.png told apart; the folder gives its images (sub-folders too) sorted, as spelled.
+    assert [row["input"] for row in rows] == ["a/img.png", "./b/img.png", "./b/sub/z.jpg"]
+    direct = predict_command(root / "image_run", "b/img.png", "b/sub/z.jpg", cwd=tmp_path)
+    np.testing.assert_allclose(probabilities(direct, ["cat", "dog"]),
+                               probabilities(rows[1:], ["cat", "dog"]), atol=1e-6)
+    result = bigmodel("predict", root / "image_run", "empty", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: empty: a folder without files of the kinds this "
+                                    "model reads (.bmp, .gif, .jpeg, .jpg, .png)")
 
 
 def test_text_folder_round_trip_on_raw_strings_and_a_text_file(runs, tmp_path):
@@ -104,6 +123,14 @@ def test_text_folder_round_trip_on_raw_strings_and_a_text_file(runs, tmp_path):
     expected = best_model(root / "text_run").predict(np.array(lines, dtype=object), verbose=0)
     np.testing.assert_allclose(probabilities(rows, ["neg", "pos"]), as_two_classes(expected),
                                atol=1e-5)
+    assert rows[2]["input"] == f"{tmp_path / 'more.txt'}:1"
+    # A folder is a folder of text files, not a raw string that happens to name one.
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "more.txt").rename(tmp_path / "texts" / "more.txt")
+    in_folder = predict_command(root / "text_run", "texts", cwd=tmp_path)
+    assert [row["input"] for row in in_folder] == ["texts/more.txt:1"]
+    np.testing.assert_allclose(probabilities(in_folder, ["neg", "pos"]),
+                               probabilities(rows[2:], ["neg", "pos"]), atol=1e-6)
 
 
 def test_csv_round_trip_on_rows_with_the_label_column_and_other_order(runs, tmp_path):
@@ -112,7 +139,7 @@ def test_csv_round_trip_on_rows_with_the_label_column_and_other_order(runs, tmp_
         ("maybe", "likes tea", "oslo", 31), ("", "likes coffee", "a city never seen", 64)],
         header=("label", "note", "city", "age"))
     rows = predict_command(root / "csv_run", rows_file)
-    assert [row["input"] for row in rows] == ["rows.csv:2", "rows.csv:3"]
+    assert [row["input"] for row in rows] == [f"{rows_file}:2", f"{rows_file}:3"]
     columns = {"age": np.array([31, 64], np.float32),
                "city": np.array(["oslo", "a city never seen"], dtype=object),
                "note": np.array(["likes tea", "likes coffee"], dtype=object)}

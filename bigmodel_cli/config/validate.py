@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from ..errors import BigModelError, RunError
 from . import loading as config_module
@@ -29,9 +28,9 @@ def validate_files(paths: Sequence[Path], overrides: Sequence[str], dry_run: boo
         except BigModelError as error:
             exit_codes.append(error.exit_code)
             for line in str(error).splitlines():
-                stderr.print(f"error: {escape(_in_file(line, path))}", style="red")
+                stderr.print(f"error: {_in_file(line, path)}", style="red")
             continue
-        stdout.print(f"[green]OK[/] {escape(str(path))}")
+        stdout.print(f"OK {path}", style="green")
         if report is not None:
             for line in describe(report):
                 stdout.print(f"  {line}")

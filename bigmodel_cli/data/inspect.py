@@ -184,8 +184,9 @@ def render(report: dict, console) -> None:
     """The report for people: one block per part, in the order of the report."""
     from rich.table import Table
 
-    console.print(f"[bold]{report['source']}[/] {report['dataset']} (loaded in "
-                  f"{report['load_seconds']} s), task {report['task']}", highlight=False)
+    console.print(f"{report['source']} {report['dataset']} (loaded in "
+                  f"{report['load_seconds']} s), task {report['task']}", style="bold",
+                  highlight=False)
     console.print("splits: " + ", ".join(f"{name} {size:,}"
                                          for name, size in report["sizes"].items()))
     if report["skipped"]:

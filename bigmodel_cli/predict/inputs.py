@@ -1,13 +1,15 @@
 """Read what `bigmodel predict` is given into one batch the saved model accepts.
 
-Each argument is a file (.npy/.npz arrays, images, or text with one example per line) or, for
-models that take text, a raw string. Models trained on CSV rows take CSV files with the training
-columns (the label column, if present, is ignored). Each example keeps a label naming where it
-came from.
+Each argument is a file (.npy/.npz arrays, images, or text with one example per line), a folder
+(its files of the model's input kind, sorted) or, for models that take text, a raw string.
+Models trained on CSV rows take CSV files with the training columns (the label column, if
+present, is ignored). Each example keeps a label naming where it came from, with the path as
+the user wrote it: two img.png in different folders stay apart, relative paths stay relative.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,10 @@ from ..errors import DataError, UsageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 TEXT_SUFFIXES = {".txt", ".csv", ".tsv", ".text"}
+ARRAY_SUFFIXES = {".npy", ".npz"}
+# The files a folder given to predict stands for, by the model's input kind.
+FOLDER_SUFFIXES = {IMAGE: IMAGE_SUFFIXES, VECTOR: ARRAY_SUFFIXES | TEXT_SUFFIXES,
+                   TOKENS: ARRAY_SUFFIXES, TEXT: TEXT_SUFFIXES, TABLE: {".csv", ".tsv", ".txt"}}
 
 
 def read_inputs(arguments: list[str], spec: InputSpec) -> tuple[list[str], np.ndarray | dict]:
@@ -26,10 +32,9 @@ def read_inputs(arguments: list[str], spec: InputSpec) -> tuple[list[str], np.nd
         return _read_tables(arguments, spec)
     labels: list[str] = []
     examples: list[np.ndarray] = []
-    for argument in arguments:
-        path = Path(argument)
-        if path.is_file():
-            found = _read_file(path, spec)
+    for argument, path in _expand(arguments, spec):
+        if path is not None:
+            found = _read_file(path, argument, spec)
         elif spec.kind == TEXT:
             found = [(_short(argument), np.asarray(argument, dtype=object))]
         else:
@@ -43,20 +48,47 @@ def read_inputs(arguments: list[str], spec: InputSpec) -> tuple[list[str], np.nd
     return labels, np.stack(examples).astype(dtype)
 
 
-def _read_file(path: Path, spec: InputSpec) -> list[tuple[str, np.ndarray]]:
+def _expand(arguments: list[str], spec: InputSpec) -> list[tuple[str, Path | None]]:
+    """(label, file) for each input file; a folder gives its files of the model's kind, sorted
+    by their path inside it; (argument, None) for what is neither, e.g. a raw string."""
+    expanded = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            found = sorted(_folder_files(path, FOLDER_SUFFIXES[spec.kind]))
+            if not found:
+                raise UsageError(f"{argument}: a folder without files of the kinds this model "
+                                 f"reads ({', '.join(sorted(FOLDER_SUFFIXES[spec.kind]))}); "
+                                 f"it takes {_wanted(spec)}")
+            # Joined as strings, not Paths, so that "./photos/" keeps its spelling.
+            expanded += [(os.path.join(argument, *inside.parts), path / inside)
+                         for inside in found]
+        else:
+            expanded.append((argument, path if path.is_file() else None))
+    return expanded
+
+
+def _folder_files(folder: Path, suffixes: set[str]) -> list[Path]:
+    """Paths inside `folder` (sub-folders too) with these suffixes; hidden ones left out."""
+    return [path.relative_to(folder) for path in folder.rglob("*")
+            if path.is_file() and path.suffix.lower() in suffixes
+            and not any(part.startswith(".") for part in path.relative_to(folder).parts)]
+
+
+def _read_file(path: Path, label: str, spec: InputSpec) -> list[tuple[str, np.ndarray]]:
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _split_array(path.name, _load_array(path), spec)
+        return _split_array(label, _load_array(path), spec)
     if suffix == ".npz":
         with _open_npz(path) as archive:
             keys = ["x"] if "x" in archive.files else archive.files
             return [item for key in keys
-                    for item in _split_array(f"{path.name}:{key}", archive[key], spec)]
+                    for item in _split_array(f"{label}:{key}", archive[key], spec)]
     if suffix in IMAGE_SUFFIXES:
         if spec.kind != IMAGE:
             raise UsageError(f"{path}: an image, but this model takes {_wanted(spec)}")
-        return [(path.name, _read_image(path, spec))]
-    return _read_lines(path, spec)
+        return [(label, _read_image(path, spec))]
+    return _read_lines(path, label, spec)
 
 
 def _load_array(path: Path) -> np.ndarray:
@@ -100,7 +132,7 @@ def _read_image(path: Path, spec: InputSpec) -> np.ndarray:
     return image.numpy().astype(np.float32)
 
 
-def _read_lines(path: Path, spec: InputSpec) -> list[tuple[str, np.ndarray]]:
+def _read_lines(path: Path, name: str, spec: InputSpec) -> list[tuple[str, np.ndarray]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
@@ -109,7 +141,7 @@ def _read_lines(path: Path, spec: InputSpec) -> list[tuple[str, np.ndarray]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        label = f"{path.name}:{number}"
+        label = f"{name}:{number}"
         if spec.kind == TEXT:
             found.append((label, np.asarray(line, dtype=object)))
         elif spec.kind in (VECTOR, TOKENS):
@@ -133,11 +165,10 @@ def _parse_numbers(line: str, label: str, spec: InputSpec) -> np.ndarray:
 def _read_tables(arguments: list[str], spec: InputSpec) -> tuple[list[str], dict]:
     labels: list[str] = []
     columns: dict[str, list] = {column.name: [] for column in spec.columns}
-    for argument in arguments:
-        path = Path(argument)
-        if not path.is_file():
+    for argument, path in _expand(arguments, spec):
+        if path is None:
             raise UsageError(f"input not found: {argument}; this model takes {_wanted(spec)}")
-        for label, row in _read_csv_rows(path, spec):
+        for label, row in _read_csv_rows(path, argument, spec):
             labels.append(label)
             for name, value in row.items():
                 columns[name].append(value)
@@ -151,7 +182,7 @@ def _read_tables(arguments: list[str], spec: InputSpec) -> tuple[list[str], dict
     return labels, batch
 
 
-def _read_csv_rows(path: Path, spec: InputSpec):
+def _read_csv_rows(path: Path, name: str, spec: InputSpec):
     """(file:line, {column: value}) for each row, with the columns the model was trained on."""
     from ..data.csv_source import is_number, read_records
 
@@ -170,7 +201,7 @@ def _read_csv_rows(path: Path, spec: InputSpec):
         raise UsageError(f"{path}: no column {', '.join(repr(name) for name in missing)}; "
                          f"this model takes {_wanted(spec)}")
     for line, fields in records:
-        where = f"{path.name}:{line}"
+        where = f"{name}:{line}"
         if len(fields) != len(header):
             raise UsageError(f"{path}:{line}: {len(fields)} fields, but the header has "
                              f"{len(header)}")

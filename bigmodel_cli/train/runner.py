@@ -40,7 +40,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         return read_json(run.results)
 
     def warn(message: str) -> None:
-        console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        console.print(f"warning: {message}", style="yellow", highlight=False)
 
     backup = None if restart else checkpoints.latest_backup(run.backup, warn)
     if backup and run.config.exists():
@@ -62,7 +62,8 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     distribute.check_batch_size(config.data.batch_size, strategy.num_replicas_in_sync)
     policy = precision.resolve(tf, config.training.mixed_precision, strategy)
     placement = distribute.describe(strategy, config.data.batch_size, policy, role)
-    console.print(f"[bold]{config.name}[/]: {distribute.summary(placement)}", highlight=False)
+    console.print(f"{config.name}: {distribute.summary(placement)}", style="bold",
+                  highlight=False)
     # Workers other than the chief write to a scratch directory, removed at the end.
     run, scratch = distribute.worker_run_dir(role, run)
 
