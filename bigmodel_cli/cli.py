@@ -10,10 +10,9 @@ import atexit
 import os
 import sys
 import traceback
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-
-from enum import StrEnum
 
 import typer
 from rich.console import Console

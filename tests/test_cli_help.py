@@ -99,7 +99,8 @@ def test_a_bare_group_prints_its_help_on_stdout_and_succeeds(helps, group):
 @pytest.mark.parametrize("arguments, message", [
     (["train"], "missing argument 'CONFIG' (see 'bigmodel train --help')"),
     (["predict", "runs/x"], "missing argument 'INPUT' (see 'bigmodel predict --help')"),
-    (["train", "c.yaml", "--epochs", "3"], "no such option: --epochs (see 'bigmodel train --help')"),
+    (["train", "c.yaml", "--epochs", "3"],
+     "no such option: --epochs (see 'bigmodel train --help')"),
     (["init", "--family"], "option '--family' requires an argument (see 'bigmodel init --help')"),
     (["trian"], "no such command 'trian'; did you mean 'train'? (see 'bigmodel --help')"),
     (["x:fire:[b]"], "no such command 'x:fire:[b]' (see 'bigmodel --help')"),  # user text

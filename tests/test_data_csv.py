@@ -84,7 +84,7 @@ def test_a_table_model_predicts_from_raw_csv_rows(tmp_path):
     rows = write_csv(tmp_path / "rows.csv", [("likes tea", "lima", 31), ("", "oslo", 20)],
                      header=("note", "city", "age"))
     labels, batch = read_inputs([str(rows)], bundle.input_spec)
-    assert labels == ["rows.csv:2", "rows.csv:3"]
+    assert labels == [f"{rows}:2", f"{rows}:3"]  # the path as given, then the line
     assert batch["age"].tolist() == [31.0, 20.0] and batch["city"].tolist() == ["lima", "oslo"]
     predictions = model.predict(batch, verbose=0)
     assert predictions.shape == (2, 1) and np.all(np.isfinite(predictions))
