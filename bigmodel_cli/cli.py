@@ -283,12 +283,15 @@ def data_inspect(config: ConfigPath, overrides: Overrides = None,
 
 @app.command(epilog="""bigmodel init > my_config.yaml
                          bigmodel init --family rnn --dataset imdb > my_config.yaml""")
-def init(family: Annotated[str, typer.Option(help="mlp, cnn, rnn or transformer.")] = "cnn",
+def init(family: Annotated[str | None, typer.Option(
+             help="mlp, cnn, rnn or transformer (default: cnn; mlp for tables, vectors, npz).",
+             show_default=False)] = None,
          dataset: Annotated[str | None, typer.Option(
              help="e.g. digits, iris, mnist, cifar10, imdb, or any tfds name.",
              show_default=False)] = None,
          source: Annotated[str | None, typer.Option(
-             help="synthetic, sklearn, keras or tfds (default: from the dataset).",
+             help="synthetic, sklearn, keras, tfds, image_folder, text_folder, csv or npz "
+                  "(default: from the dataset).",
              show_default=False)] = None,
          debug: Debug = False) -> None:
     """Print a commented starter config."""

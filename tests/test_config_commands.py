@@ -89,6 +89,44 @@ def test_init_refuses_what_cannot_work(arguments, message):
     assert str(caught.value).startswith(message)
 
 
+@pytest.mark.parametrize("source, family, placeholders", [
+    ("image_folder", "cnn", ["path: path/to/images"]),
+    ("text_folder", "cnn", ["path: path/to/texts"]),
+    ("csv", "mlp", ["path: path/to/data.csv", "label_column: label"]),  # a cnn reads no tables
+    ("npz", "mlp", ["path: path/to/data.npz"]),  # an mlp reads whatever the archive holds
+])
+def test_init_for_a_file_source_writes_placeholders_and_validates(tmp_path, source, family,
+                                                                   placeholders):
+    result = bigmodel("init", "--source", source)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "starter.yaml"
+    path.write_text(result.stdout)
+    loaded = config.load(path)
+    assert loaded.name == f"{family}_{source}" and loaded.model.family == family
+    assert loaded.data.source == source
+    lines = [line.split("#")[0].strip() for line in result.stdout.splitlines()
+             if "# fill in:" in line]
+    assert lines == placeholders
+    assert "Replace the values marked `fill in`" in result.stdout
+
+
+def test_init_refuses_a_family_that_cannot_read_the_source():
+    with pytest.raises(UsageError, match="--family cnn cannot read the table inputs of csv "
+                                         "data; use --family mlp"):
+        starter_config("cnn", source="csv")
+
+
+@pytest.mark.parametrize("dataset, closest", [("mnsit", "mnist"), ("irsi", "iris"),
+                                              ("cifar1O", "cifar10")])
+def test_init_suggests_a_dataset_instead_of_taking_a_typo_for_tfds(dataset, closest):
+    with pytest.raises(UsageError) as caught:
+        starter_config("mlp", dataset)
+    assert str(caught.value) == f"--dataset: unknown dataset '{dataset}'; did you mean " \
+                                f"'{closest}'? (for the tfds dataset of that name, add " \
+                                "--source tfds)"
+    assert "source: tfds" in starter_config("mlp", dataset, "tfds")  # said explicitly
+
+
 def test_init_on_the_command_line(tmp_path):
     result = bigmodel("init", "--family", "rnn", "--dataset", "digits")
     assert result.returncode == 0, result.stderr

@@ -134,6 +134,18 @@ def test_dry_run_of_a_csv_config_feeds_one_input_per_column(tmp_path):
     assert np.isfinite(report["loss"])
 
 
+def test_a_csv_starter_with_its_placeholders_filled_in_builds_and_steps(tmp_path):
+    from bigmodel_cli.config.starter import starter_config
+
+    rows = "".join(f"{value},{value % 3}\n" for value in range(30))
+    (tmp_path / "numbers.csv").write_text("value,label\n" + rows)
+    text = starter_config(source="csv").replace("path/to/data.csv", str(tmp_path / "numbers.csv"))
+    path = tmp_path / "starter.yaml"
+    path.write_text(text)
+    report = dryrun.dry_run(config.load(path))
+    assert report["task"] == "multiclass" and np.isfinite(report["loss"])
+
+
 def test_dry_run_reports_a_family_that_cannot_read_the_data(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("data: {source: sklearn, name: iris}\nmodel: {family: cnn}\n")

@@ -84,6 +84,9 @@ def test_deterministic_order_and_option():
 
 
 def test_cache_settings():
-    assert DataConfig(cache=True).cache == "memory"  # the old boolean still works
-    assert DataConfig(cache=False).cache is False
-    assert DataConfig(cache="/tmp/cache/photos").cache == "/tmp/cache/photos"
+    def folder(cache):  # the cache of decoded images: an image_folder setting
+        return DataConfig(source="image_folder", path="photos", cache=cache).cache
+
+    assert folder(True) == "memory"  # the old boolean still works
+    assert folder(False) is False
+    assert folder("/tmp/cache/photos") == "/tmp/cache/photos"

@@ -131,7 +131,7 @@ def test_image_pixels_stay_raw_with_a_scale():
 def test_tokens_are_padded_and_cut_at_the_end():
     sequences = np.array([[1, 5, 6], [1, 7], [1, 2, 3, 4, 9]], dtype=object)
     raw = RawData(Split(sequences, np.array([0, 1, 0])), "tokens", "binary", ["a", "b"])
-    result = bundle(raw, sequence_length=4, validation_split=0, test_split=0, cache=False)
+    result = bundle(raw, sequence_length=4, validation_split=0, test_split=0)
     x, _ = all_examples(result.train)
     assert sorted(map(tuple, x.tolist())) == [(1, 2, 3, 4), (1, 5, 6, 0), (1, 7, 0, 0)]
     assert x.dtype == np.int32

@@ -9,10 +9,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from bigmodel_cli import data
 from bigmodel_cli.config.schema import DATA_SOURCES, DataConfig
-from bigmodel_cli.errors import ConfigError, DataError
+from bigmodel_cli.errors import DataError
 
 
 def test_registry_matches_the_schema():
@@ -52,7 +53,8 @@ def test_sklearn_tables(name, features, task, class_names):
 
 
 def test_sklearn_unknown_name_suggests_the_closest():
-    with pytest.raises(ConfigError, match="did you mean 'digits'.*breast_cancer, diabetes"):
+    # The data section refuses the name already (the loader would too).
+    with pytest.raises(ValidationError, match="did you mean 'digits'.*breast_cancer, diabetes"):
         sklearn_bundle("digit")
 
 
@@ -179,5 +181,5 @@ def test_keras_other_failures_are_data_errors(monkeypatch):
 
 
 def test_keras_unknown_name():
-    with pytest.raises(ConfigError, match="did you mean 'cifar10'"):
+    with pytest.raises(ValidationError, match="did you mean 'cifar10'"):
         data.load(keras_config("cifar1O"), 0)

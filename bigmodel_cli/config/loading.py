@@ -2,7 +2,8 @@
 
 Each error line names where the mistake is (`file:line:column`, or the `--set` that caused it),
 the dotted key, and how to fix it. All errors of a file are reported together. Composition
-(`base:` and `${env:NAME}`) lives in `compose.py`.
+(`base:` and `${env:NAME}`) lives in `compose.py`; checks that need more than the schema
+(monitors, optimizer arguments, tfds splits) in `checks.py`.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from typing import Any
 import pydantic
 
 from ..errors import ConfigError, did_you_mean, unknown_name
-from . import compose
-from .schema import Config
+from . import checks, compose
+from .schema import DATA_CLASSES, Config
+from .schema_data import SETTINGS_OF_OTHER_SOURCES
 from .yamlio import Origins, align_comments, dump_yaml, flow, printable
 
 MAX_REPORTED_ERRORS = 20
+# The key each tagged union of the schema is keyed on, and what its values are called.
+UNION_KINDS = {"source": "data source", "family": "model family", "name": "schedule"}
 
 
 def load(path: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -43,13 +47,39 @@ def resolve(path: str | Path, overrides: Sequence[str] = ()) -> tuple[dict, Orig
 
 def validate(raw: dict, origins: Origins, source: str) -> Config:
     try:
-        return Config.model_validate(copy.deepcopy(raw))
+        config = Config.model_validate(copy.deepcopy(raw))
     except pydantic.ValidationError as error:
-        lines = _messages(error.errors(), origins, source)
-        if len(lines) > MAX_REPORTED_ERRORS:
-            hidden = len(lines) - MAX_REPORTED_ERRORS
-            lines = lines[:MAX_REPORTED_ERRORS] + [f"... and {hidden} more errors"]
-        raise ConfigError("\n".join(lines)) from None
+        _raise(_messages(error.errors(), origins, source))
+    _raise([printable(f"{_locate(path, origins, source)}: {'.'.join(map(str, path))}: {message}")
+            for path, message in checks.problems(config)])
+    return config
+
+
+def _raise(lines: list[str]) -> None:
+    if not lines:
+        return
+    if len(lines) > MAX_REPORTED_ERRORS:
+        hidden = len(lines) - MAX_REPORTED_ERRORS
+        lines = lines[:MAX_REPORTED_ERRORS] + [f"... and {hidden} more errors"]
+    raise ConfigError("\n".join(lines)) from None
+
+
+def load_saved(path: str | Path) -> Config:
+    """The config.yaml of a run directory. Runs written before `data` was keyed on `source`
+    list every data key; those the source does not take, left at their defaults, are dropped."""
+    raw, origins = resolve(path)
+    data = raw.get("data")
+    data_class = DATA_CLASSES.get(data.get("source")) if isinstance(data, dict) else None
+    if data_class is not None:
+        for key in [key for key in data if key not in data_class.model_fields]:
+            if data[key] == _default_json(key):
+                del data[key]
+    return validate(raw, origins, str(path))
+
+
+def _default_json(key: str):
+    value = SETTINGS_OF_OTHER_SOURCES.get(key, object())
+    return value.model_dump(mode="json") if isinstance(value, pydantic.BaseModel) else value
 
 
 def dump(config: Config) -> str:
@@ -152,23 +182,23 @@ def _describe(item: dict, origins: Origins, source: str) -> str:
     key = ".".join(str(part) for part in path) or "(top level)"
     kind = item["type"]
     if kind == "extra_forbidden":
-        known = list(model_class.model_fields) if model_class else []
-        message = f"unknown key '{path[-1]}'{did_you_mean(path[-1], known)}"
-        if not did_you_mean(path[-1], known) and known:
-            message += f"; known keys here: {', '.join(known)}"
+        message = _unknown_key(path, model_class)
     elif kind == "union_tag_invalid":
         context = item["ctx"]
         expected = [tag.strip(" '") for tag in context["expected_tags"].split(",")]
         discriminator = context["discriminator"].strip("'")
-        kind = {"family": "model family", "name": "schedule"}.get(discriminator, discriminator)
-        message = unknown_name(kind, context["tag"], expected)
+        message = unknown_name(UNION_KINDS.get(discriminator, discriminator), context["tag"],
+                               expected)
         path = path + (discriminator,)
         key = ".".join(str(part) for part in path)
     elif kind == "union_tag_not_found":
         discriminator = item["ctx"]["discriminator"].strip("'")
         message = f"missing '{discriminator}' (which one to use)"
     elif kind == "missing":
+        field = model_class.model_fields.get(path[-1]) if model_class and path else None
         message = "required key is missing"
+        if field is not None and field.description:
+            message += f" ({field.description})"
     elif kind == "value_error":
         message = str(item["ctx"]["error"])
     else:
@@ -176,6 +206,44 @@ def _describe(item: dict, origins: Origins, source: str) -> str:
         if "input" in item and not isinstance(item["input"], (dict, list)):
             message += f" (got {item['input']!r})"
     return f"{_locate(path, origins, source)}: {key}: {message}"
+
+
+def _unknown_key(path: tuple, model_class) -> str:
+    """A typo gets the closest key; a key of another branch of a union (`x_key` under
+    `source: sklearn`) says which branches take it."""
+    known = list(model_class.model_fields) if model_class else []
+    key = path[-1]
+    message = f"unknown key '{key}'{did_you_mean(key, known)}"
+    union = _tagged_union(path[:-1])
+    if union and model_class is not None:
+        discriminator, branches = union
+        takers = [tag for tag, branch in branches.items() if key in branch.model_fields]
+        if takers:
+            where = ".".join(map(str, path[:-1] + (discriminator,)))
+            chosen = typing.get_args(model_class.model_fields[discriminator].annotation)[0]
+            return (f"'{key}' is not used with {where} {chosen}, only with "
+                    f"{' or '.join(takers)}; remove it or change {where}")
+    if not did_you_mean(key, known) and known:
+        message += f"; known keys here: {', '.join(known)}"
+    return message
+
+
+def _tagged_union(path: tuple) -> tuple[str, dict] | None:
+    """(discriminator, {tag: model}) when the value at `path` is a tagged union."""
+    annotation: Any = Config
+    field = None
+    for part in path:
+        field = _fields(_models_in(annotation)).get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        annotation = field.annotation
+    if field is None or not isinstance(field.discriminator, str):
+        return None
+    branches = {}
+    for model in _models_in(annotation):
+        tags = typing.get_args(model.model_fields[field.discriminator].annotation)
+        branches.update(dict.fromkeys(tags, model))
+    return field.discriminator, branches
 
 
 def _locate(path: tuple, origins: Origins, source: str) -> str:
@@ -230,7 +298,7 @@ def _fields(models: list) -> dict:
 
 def _by_tag(models: list, tag: str):
     for model in models:
-        for discriminator in ("family", "name"):
+        for discriminator in UNION_KINDS:
             field = model.model_fields.get(discriminator)
             if field and typing.get_args(field.annotation) == (tag,):
                 return model

@@ -1,33 +1,35 @@
 """The config schema: one pydantic model per YAML section.
 
 Every section forbids unknown keys, so a typo is an error rather than a silently ignored
-setting. This module imports no TensorFlow: validating a config must stay fast.
+setting; `data` is keyed on `source` (schema_data.py), `model` on `family`. This module imports
+no TensorFlow: validating a config must stay fast.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..errors import unknown_name
-
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-Fraction = Annotated[float, Field(ge=0, lt=1)]
-
-DATA_SOURCES = ("synthetic", "sklearn", "keras", "tfds", "image_folder", "text_folder", "csv",
-                "npz")
-FILE_SOURCES = ("image_folder", "text_folder", "csv", "npz")  # they read data.path
-INPUT_KINDS = ("vector", "image", "tokens", "text")
-COLUMN_TYPES = ("numeric", "categorical", "text")
-TASKS = ("auto", "multiclass", "binary", "regression")
-
-# Names accepted by keras.optimizers.get, kept here so validation needs no TensorFlow.
-OPTIMIZERS = (
-    "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lamb", "lion",
-    "muon", "nadam", "rmsprop", "sgd",
+from .known_names import OPTIMIZERS as OPTIMIZER_TABLE
+from .schema_base import Fraction, PositiveFloat, PositiveInt, Section
+from .schema_data import (  # noqa: F401 - re-exported: the data section is part of the schema
+    DATA_CLASSES,
+    DATA_SOURCES,
+    FILE_SOURCES,
+    INPUT_KINDS,
+    AugmentConfig,
+    DataBase,
+    DataConfig,
+    DataSection,
+    SplitNames,
+    with_default_source,
 )
+
+TASKS = ("auto", "multiclass", "binary", "regression")
+# Names accepted by optimizer.name, kept in a table so validation needs no TensorFlow.
+OPTIMIZERS = tuple(OPTIMIZER_TABLE)
 
 # Named transformer sizes; every field can still be set on its own.
 TRANSFORMER_SIZES = {
@@ -35,102 +37,6 @@ TRANSFORMER_SIZES = {
     "small": {"embed_dim": 128, "num_heads": 4, "ff_dim": 256, "num_layers": 2},
     "base": {"embed_dim": 256, "num_heads": 8, "ff_dim": 1024, "num_layers": 4},
 }
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-# --- data ---------------------------------------------------------------------------------
-
-class SplitNames(Section):
-    """Split names: tfds split strings ('train[:90%]', 'test'), or the sub-folders of an
-    image_folder / text_folder path that has a train sub-folder."""
-
-    train: str = "train"
-    validation: str | None = Field(None, description="null: cut data.validation_split from train")
-    test: str | None = Field("test", description="null: cut data.test_split from train")
-
-
-class AugmentConfig(Section):
-    """Random changes to training images; validation, test and predict see the originals."""
-
-    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = "none"
-    rotation: Annotated[float, Field(ge=0, le=1)] = Field(0.0, description="fraction of a turn")
-    zoom: Fraction = Field(0.0, description="zoom in or out by up to this fraction")
-    translation: Fraction = Field(0.0, description="shift by up to this fraction of the size")
-    contrast: Annotated[float, Field(ge=0, le=1)] = 0.0
-    crop: Annotated[int, Field(ge=0)] = Field(0, description="pad N pixels, crop back at random")
-
-
-class DataConfig(Section):
-    source: Literal[DATA_SOURCES] = Field("synthetic", description="where the examples come from")
-    name: str | None = Field(None, description="dataset name for sklearn, keras and tfds sources")
-    batch_size: PositiveInt = Field(32, description="global batch, split across replicas")
-    validation_split: Fraction = Field(0.1, description="share of train held out for validation")
-    test_split: Fraction = Field(0.2, description="share held out for test, if no test split")
-    shuffle_buffer: PositiveInt = 10_000
-    cache: bool | str = Field("memory", description="memory, false, or a file path for "
-                                                    "decoded images (true means memory)")
-    deterministic: bool = Field(True, description="fixed example order; false reads faster")
-    max_examples: PositiveInt | None = Field(None, description="cap on training examples")
-    # image_folder, text_folder, csv and npz sources
-    path: str | None = Field(None, description="folder, file or glob pattern of the data")
-    classes: list[str] | None = Field(None, description="class folders to use (default all)")
-    on_bad_file: Literal["fail", "skip"] = Field("fail", description="unreadable files and rows")
-    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = Field(
-        [256, 256], description="[height, width] images are resized to")
-    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
-    augment: AugmentConfig = AugmentConfig()
-    label_column: str | None = Field(None, description="csv: the column to predict")
-    label_type: Literal["auto", "categorical", "numeric"] = Field(
-        "auto", description="auto: numbers with a fraction are regression, else classes")
-    columns: dict[str, Literal[COLUMN_TYPES]] | None = Field(
-        None, description="csv feature columns and types; null: all, numeric or categorical")
-    header: bool = Field(True, description="csv files start with a row of column names")
-    column_names: list[str] | None = Field(None, description="csv columns when header: false")
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-    categorical_encoding: Literal["one_hot", "embedding"] = "one_hot"
-    embedding_dim: PositiveInt = Field(8, description="csv categorical and text embeddings")
-    x_key: str | None = Field(None, description="npz input array (default x or x_train)")
-    y_key: str | None = Field(None, description="npz label array (default y or y_train)")
-    # synthetic source
-    kind: Literal[INPUT_KINDS] = Field("vector", description="synthetic input kind")
-    input_shape: list[PositiveInt] | None = Field(None, description="synthetic example shape")
-    num_classes: PositiveInt = Field(10, description="synthetic classes; 1 means regression")
-    num_examples: PositiveInt = Field(512, description="synthetic examples in all splits")
-    # token and text inputs
-    vocab_size: PositiveInt | None = Field(None, description="keep the most frequent N tokens")
-    sequence_length: PositiveInt | None = Field(None, description="pad or cut sequences to N")
-    standardize: Literal["lower_and_strip_punctuation", "lower", "strip_punctuation", "none"] = \
-        "lower_and_strip_punctuation"
-    # tfds source
-    splits: SplitNames = SplitNames()
-    data_dir: str | None = Field(None, description="tfds folder (default ~/tensorflow_datasets)")
-
-    @model_validator(mode="after")
-    def _name_when_needed(self):
-        if self.source in ("sklearn", "keras", "tfds") and not self.name:
-            raise ValueError(f"data.source '{self.source}' needs data.name (which dataset)")
-        if self.source in FILE_SOURCES and not self.path:
-            raise ValueError(f"data.source '{self.source}' needs data.path (where the data is)")
-        if self.source == "csv" and not self.label_column:
-            raise ValueError("data.source 'csv' needs data.label_column (the column to predict)")
-        if not self.header and not self.column_names:
-            raise ValueError("data.header false needs data.column_names (every column, in order)")
-        return self
-
-    @field_validator("cache")
-    @classmethod
-    def _cache_choice(cls, cache):
-        # true was the only way to say "memory" before file caches existed.
-        if cache is True or cache == "memory":
-            return "memory"
-        if cache is False or cache in ("false", "none"):
-            return False
-        if not cache.strip():
-            raise ValueError("cache must be memory, false, or a file path")
-        return cache
 
 
 # --- model --------------------------------------------------------------------------------
@@ -343,9 +249,14 @@ class DistributeConfig(Section):
 class Config(Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     seed: int = 42
-    data: DataConfig
+    data: DataSection
     model: ModelConfig
     optimizer: OptimizerConfig = OptimizerConfig()
     training: TrainingConfig = TrainingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     distribute: DistributeConfig = DistributeConfig()
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _default_source(cls, value):
+        return with_default_source(value)

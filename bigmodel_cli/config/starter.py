@@ -9,7 +9,8 @@ from __future__ import annotations
 import typing
 
 from ..data import keras_source, sklearn_source
-from ..errors import UsageError, unknown_name
+from ..data.spec import IMAGE, TABLE, TEXT, VECTOR
+from ..errors import UsageError, did_you_mean, unknown_name
 from ..train.dryrun import SKLEARN_SHAPES
 from . import schema
 from .yamlio import align_comments, flow
@@ -17,8 +18,20 @@ from .yamlio import align_comments, flow
 DEFAULT_FAMILY = "cnn"
 DEFAULT_DATASETS = {"sklearn": "digits", "keras": "mnist", "tfds": "mnist"}
 SYNTHETIC_KINDS = {"mlp": "vector", "cnn": "image", "rnn": "tokens", "transformer": "text"}
+# The input kind of each file source (an npz archive may hold any), and the placeholders the
+# user replaces: (key, value, what to fill in).
+FILE_KINDS = {"image_folder": IMAGE, "text_folder": TEXT, "csv": TABLE, "npz": None}
+PLACEHOLDERS = {
+    "image_folder": [("path", "path/to/images", "fill in: a folder with one sub-folder of "
+                                                "images per class")],
+    "text_folder": [("path", "path/to/texts", "fill in: a folder with one sub-folder of text "
+                                              "files per class")],
+    "csv": [("path", "path/to/data.csv", "fill in: a CSV file, a folder of them or a glob"),
+            ("label_column", "label", "fill in: the column to predict")],
+    "npz": [("path", "path/to/data.npz", "fill in: an .npz archive with arrays x and y")],
+}
 # Families that cannot read an input kind, and what to use instead.
-UNSUPPORTED = {("cnn", "vector"): "mlp"}
+UNSUPPORTED = {("cnn", VECTOR): "mlp", ("cnn", TABLE): "mlp"}
 MODEL_CLASSES = {"mlp": schema.MlpConfig, "cnn": schema.CnnConfig, "rnn": schema.RnnConfig,
                  "transformer": schema.TransformerConfig}
 UNSET = object()
@@ -34,19 +47,23 @@ COMMENTS = {
 
 def starter_config(family: str | None = None, dataset: str | None = None,
                    source: str | None = None) -> str:
-    """The YAML text of a starter config; raises UsageError for a combination that can't work."""
-    family = family or DEFAULT_FAMILY
-    if family not in MODEL_CLASSES:
+    """The YAML text of a starter config; raises UsageError for a combination that can't work.
+
+    Without a family: cnn, or mlp for inputs a cnn cannot read (vectors, tables, any npz).
+    """
+    if family is not None and family not in MODEL_CLASSES:
         raise UsageError("--family: " + unknown_name("model family", family, MODEL_CLASSES))
     source = source or infer_source(dataset)
     if source not in schema.DATA_SOURCES:
         raise UsageError("--source: " + unknown_name("data source", source, schema.DATA_SOURCES))
-    if source == "synthetic" and dataset:
-        raise UsageError(f"--dataset {dataset}: synthetic data has no name; drop --dataset "
+    if source in ("synthetic", *FILE_KINDS) and dataset:
+        raise UsageError(f"--dataset {dataset}: {source} data has no name; drop --dataset "
                          "or pick another --source")
     dataset = dataset or DEFAULT_DATASETS.get(source)
+    family = family or _default_family(source, dataset)
     kind = _check_dataset(source, dataset, family)
-    name = f"{family}_{dataset or kind}".replace("/", "_").replace(":", "_")
+    label = dataset or (kind if source == "synthetic" else source)
+    name = f"{family}_{label}".replace("/", "_").replace(":", "_")
     rows = [(f"name: {flow(name)}", "run directory: runs/<name>"), ("seed: 42", None)]
     rows += _data_rows(source, dataset, kind)
     rows += _model_rows(family)
@@ -59,7 +76,9 @@ def starter_config(family: str | None = None, dataset: str | None = None,
                         f"--source {source}" + (f" --dataset {dataset}" if dataset else "")])
     header = (f"# A {family} model on {source} data{f' {dataset!r}' if dataset else ''}, from "
               f"`{command}`.\n"
-              f"# Save it as {name}.yaml, then:\n"
+              + ("# Replace the values marked `fill in` with your data's.\n"
+                 if source in PLACEHOLDERS else "")
+              + f"# Save it as {name}.yaml, then:\n"
               f"#   bigmodel config validate {name}.yaml --dry-run   # builds it, one step\n"
               f"#   bigmodel train {name}.yaml\n"
               f"# `bigmodel config show {name}.yaml` prints every setting with its default.\n")
@@ -67,15 +86,40 @@ def starter_config(family: str | None = None, dataset: str | None = None,
 
 
 def infer_source(dataset: str | None) -> str:
+    """sklearn or keras for their names; tfds for any other, unless it looks like a typo."""
     if dataset is None or dataset in sklearn_source.DATASETS:
         return "sklearn"
-    return "keras" if dataset in keras_source.DATASETS else "tfds"
+    if dataset in keras_source.DATASETS:
+        return "keras"
+    hint = did_you_mean(dataset, [*sklearn_source.DATASETS, *keras_source.DATASETS])
+    if hint:
+        raise UsageError(f"--dataset: unknown dataset '{dataset}'{hint} (for the tfds dataset "
+                         f"of that name, add --source tfds)")
+    return "tfds"
+
+
+def _default_family(source: str, dataset: str | None) -> str:
+    kind = _input_kind(source, dataset, DEFAULT_FAMILY)
+    if kind is None and source in FILE_KINDS:
+        return "mlp"  # an npz archive may hold any kind of input; an mlp reads them all
+    return UNSUPPORTED.get((DEFAULT_FAMILY, kind), DEFAULT_FAMILY)
 
 
 def _check_dataset(source: str, dataset: str | None, family: str) -> str | None:
     """The input kind when it is known without the data; refuses a family that can't read it."""
+    kind = _input_kind(source, dataset, family)
+    if (family, kind) in UNSUPPORTED:
+        what = f"'{dataset}'" if dataset else f"{source} data"
+        raise UsageError(f"--family {family} cannot read the {kind} inputs of {what}; "
+                         f"use --family {UNSUPPORTED[family, kind]}")
+    return kind
+
+
+def _input_kind(source: str, dataset: str | None, family: str) -> str | None:
     if source == "synthetic":
         return SYNTHETIC_KINDS[family]
+    if source in FILE_KINDS:
+        return FILE_KINDS[source]
     if source == "sklearn":
         if dataset not in sklearn_source.DATASETS:
             raise UsageError("--dataset: " + unknown_name(
@@ -88,24 +132,27 @@ def _check_dataset(source: str, dataset: str | None, family: str) -> str | None:
         kind = keras_source.DATASETS[dataset].kind
     else:
         return None  # tfds: known only once the dataset is there
-    if (family, kind) in UNSUPPORTED:
-        raise UsageError(f"--family {family} cannot read the {kind} inputs of '{dataset}'; "
-                         f"use --family {UNSUPPORTED[family, kind]}")
     return kind
 
 
 def _data_rows(source: str, dataset: str | None, kind: str | None) -> list:
     values: dict = {"source": source}
+    comments: dict = {}
     if source == "synthetic":
         values |= {"kind": kind, "num_classes": UNSET, "num_examples": UNSET}
+    elif source in PLACEHOLDERS:
+        for key, value, comment in PLACEHOLDERS[source]:
+            values[key], comments[key] = value, comment
     else:
         values["name"] = dataset
-    if kind in ("tokens", "text") or source == "tfds":
+    if source == "image_folder":
+        values["image_size"] = UNSET
+    if kind in ("tokens", "text") or source in ("tfds", "csv", "npz"):
         values |= {"vocab_size": 10_000, "sequence_length": 256}
     values |= {"batch_size": UNSET, "validation_split": UNSET, "test_split": UNSET}
     if source == "tfds":
         values["data_dir"] = UNSET
-    return _section("data", schema.DataConfig, values)
+    return _section("data", schema.DATA_CLASSES[source], values, comments)
 
 
 def _model_rows(family: str) -> list:
@@ -115,7 +162,7 @@ def _model_rows(family: str) -> list:
     return _section("model", model_class, dict.fromkeys(own + shared, UNSET) | {"family": family})
 
 
-def _section(name: str, model_class, values: dict) -> list:
+def _section(name: str, model_class, values: dict, comments: dict | None = None) -> list:
     rows = [(f"{name}:", None)]
     for key, value in values.items():
         field = model_class.model_fields[key]
@@ -123,7 +170,8 @@ def _section(name: str, model_class, values: dict) -> list:
             value = field.default
         if hasattr(value, "model_dump"):
             value = value.model_dump(mode="json")
-        rows.append((f"  {key}: {flow(value)}", COMMENTS.get((name, key)) or _comment(field)))
+        comment = (comments or {}).get(key) or COMMENTS.get((name, key)) or _comment(field)
+        rows.append((f"  {key}: {flow(value)}", comment))
     return rows
 
 

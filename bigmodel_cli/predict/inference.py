@@ -22,7 +22,7 @@ SPLITS = ("train", "validation", "test")
 
 def load_run(run_dir: Path) -> tuple[RunDir, Config, InputSpec, TargetSpec]:
     run = RunDir(Path(run_dir)).require()
-    config = config_module.load(run.config)
+    config = config_module.load_saved(run.config)
     spec = read_json(run.spec)
     return run, config, InputSpec.from_dict(spec["input"]), TargetSpec.from_dict(spec["target"])
 

@@ -7,6 +7,7 @@ import inspect
 
 import keras
 
+from ..config.known_names import OPTIMIZERS
 from ..config.schema import OptimizerConfig
 from ..errors import ConfigError, did_you_mean
 
@@ -84,7 +85,8 @@ def build_optimizer(config: OptimizerConfig, total_steps: int, accumulation_step
     With accumulation, Keras applies the mean gradient of every `accumulation_steps` batches;
     learning-rate schedules still count batches, so `total_steps` counts batches too.
     """
-    optimizer_class = type(keras.optimizers.get(config.name))
+    # By class name: keras.optimizers.get does not know every optimizer (lamb).
+    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[config.name].class_name)
     arguments = dict(config.args)
     for key in ("weight_decay", "clipnorm", "global_clipnorm"):
         if getattr(config, key) is not None:

@@ -112,6 +112,8 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
 
     # --- callbacks and fit -----------------------------------------------------------------
     has_validation = bundle.validation is not None
+    from ..config.checks import check_monitors, metric_names  # a typo: no best checkpoint
+    check_monitors(config, metric_names(model))
     callbacks, guard, progress = _callbacks(config, run, console, steps_per_epoch, start,
                                             has_validation, assembled.saved,
                                             bundle.sizes["train"])

@@ -1,0 +1,243 @@
+"""The `data` section: one pydantic model per source, chosen by `data.source`.
+
+Each source takes only the keys it reads, so `x_key` under `source: sklearn` is an error, not a
+setting silently ignored. Dataset names are checked against the sources' own tables (imported
+only when a config names such a dataset: they pull in numpy). No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter, field_validator, model_validator
+
+from ..errors import unknown_name
+from .schema_base import Fraction, PositiveInt, Section
+
+INPUT_KINDS = ("vector", "image", "tokens", "text")
+COLUMN_TYPES = ("numeric", "categorical", "text")
+DEFAULT_SOURCE = "synthetic"
+
+
+class SplitNames(Section):
+    """Split names: tfds split strings ('train[:90%]', 'test'), or the sub-folders of an
+    image_folder / text_folder path that has a train sub-folder."""
+
+    train: str = "train"
+    validation: str | None = Field(None, description="null: cut data.validation_split from train")
+    test: str | None = Field("test", description="null: cut data.test_split from train")
+
+
+class AugmentConfig(Section):
+    """Random changes to training images; validation, test and predict see the originals."""
+
+    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = "none"
+    rotation: Annotated[float, Field(ge=0, le=1)] = Field(0.0, description="fraction of a turn")
+    zoom: Fraction = Field(0.0, description="zoom in or out by up to this fraction")
+    translation: Fraction = Field(0.0, description="shift by up to this fraction of the size")
+    contrast: Annotated[float, Field(ge=0, le=1)] = 0.0
+    crop: Annotated[int, Field(ge=0)] = Field(0, description="pad N pixels, crop back at random")
+
+
+# --- what every source takes, and groups of keys several sources share ---------------------
+
+class DataBase(Section):
+    """The base of every source's section."""
+
+    source: str
+
+    def __getattr__(self, name: str):
+        # Shared code (the pipeline, the runner's log line) reads any data setting; a source
+        # that does not take one reads its default, as if it had been left out.
+        if name in SETTINGS_OF_OTHER_SOURCES:
+            return copy.deepcopy(SETTINGS_OF_OTHER_SOURCES[name])
+        return super().__getattr__(name)
+
+
+class SharedOptions(Section):  # every source takes these
+    batch_size: PositiveInt = Field(32, description="global batch, split across replicas")
+    validation_split: Fraction = Field(0.1, description="share of train held out for validation")
+    test_split: Fraction = Field(0.2, description="share held out for test, if no test split")
+    shuffle_buffer: PositiveInt = 10_000
+    deterministic: bool = Field(True, description="fixed example order; false reads faster")
+    max_examples: PositiveInt | None = Field(None, description="cap on training examples")
+
+
+class NamedData(DataBase):
+    name: str = Field(description="which dataset")
+
+
+class FileData(DataBase):
+    path: str = Field(description="folder, file or glob pattern of the data")
+
+
+class ImageOptions(Section):  # sources whose inputs can be images
+    augment: AugmentConfig = AugmentConfig()
+
+
+class TextOptions(Section):  # sources whose inputs can be text or token ids
+    vocab_size: PositiveInt | None = Field(None, description="keep the most frequent N tokens")
+    sequence_length: PositiveInt | None = Field(None, description="pad or cut sequences to N")
+    standardize: Literal["lower_and_strip_punctuation", "lower", "strip_punctuation", "none"] = \
+        "lower_and_strip_punctuation"
+
+
+class FolderOptions(Section):  # one sub-folder per class
+    classes: list[str] | None = Field(None, description="class folders to use (default all)")
+    on_bad_file: Literal["fail", "skip"] = Field("fail", description="unreadable files")
+    splits: SplitNames = SplitNames()
+
+
+# --- the sources --------------------------------------------------------------------------
+
+class SyntheticData(ImageOptions, TextOptions, SharedOptions, DataBase):
+    source: Literal["synthetic"] = Field(DEFAULT_SOURCE, description="where the examples "
+                                                                     "come from")
+    kind: Literal[INPUT_KINDS] = Field("vector", description="synthetic input kind")
+    input_shape: list[PositiveInt] | None = Field(None, description="synthetic example shape")
+    num_classes: PositiveInt = Field(10, description="synthetic classes; 1 means regression")
+    num_examples: PositiveInt = Field(512, description="synthetic examples in all splits")
+
+
+class SklearnData(ImageOptions, SharedOptions, NamedData):
+    source: Literal["sklearn"]
+    name: str = Field(description="scikit-learn dataset: digits, iris, wine, breast_cancer, "
+                                  "diabetes")
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        return _check_dataset_name("sklearn", name)
+
+
+class KerasData(ImageOptions, TextOptions, SharedOptions, NamedData):
+    source: Literal["keras"]
+    name: str = Field(description="keras.datasets dataset: mnist, fashion_mnist, cifar10, "
+                                  "cifar100, imdb, reuters")
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        return _check_dataset_name("keras", name)
+
+
+class TfdsData(ImageOptions, TextOptions, SharedOptions, NamedData):
+    source: Literal["tfds"]
+    name: str = Field(description="tfds dataset, e.g. mnist, imdb_reviews/plain_text:1.0.0")
+    splits: SplitNames = SplitNames()
+    data_dir: str | None = Field(None, description="tfds folder (default ~/tensorflow_datasets)")
+
+
+class ImageFolderData(ImageOptions, FolderOptions, SharedOptions, FileData):
+    source: Literal["image_folder"]
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = Field(
+        [256, 256], description="[height, width] images are resized to")
+    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
+    cache: bool | str = Field("memory", description="memory, false, or a file path for "
+                                                    "decoded images (true means memory)")
+
+    @field_validator("cache")
+    @classmethod
+    def _cache_choice(cls, cache):
+        # true was the only way to say "memory" before file caches existed.
+        if cache is True or cache == "memory":
+            return "memory"
+        if cache is False or cache in ("false", "none"):
+            return False
+        if not cache.strip():
+            raise ValueError("cache must be memory, false, or a file path")
+        return cache
+
+
+class TextFolderData(TextOptions, FolderOptions, SharedOptions, FileData):
+    source: Literal["text_folder"]
+
+
+class CsvData(TextOptions, SharedOptions, FileData):
+    source: Literal["csv"]
+    label_column: str = Field(description="the column to predict")
+    label_type: Literal["auto", "categorical", "numeric"] = Field(
+        "auto", description="auto: numbers with a fraction are regression, else classes")
+    columns: dict[str, Literal[COLUMN_TYPES]] | None = Field(
+        None, description="feature columns and types; null: all, numeric or categorical")
+    header: bool = Field(True, description="files start with a row of column names")
+    column_names: list[str] | None = Field(None, description="every column when header: false")
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    on_bad_file: Literal["fail", "skip"] = Field("fail", description="unreadable rows")
+    categorical_encoding: Literal["one_hot", "embedding"] = "one_hot"
+    embedding_dim: PositiveInt = Field(8, description="categorical and text embeddings")
+
+    @model_validator(mode="after")
+    def _names_without_header(self):
+        if not self.header and not self.column_names:
+            raise ValueError("data.header false needs data.column_names (every column, in order)")
+        return self
+
+
+class NpzData(ImageOptions, TextOptions, SharedOptions, FileData):
+    source: Literal["npz"]
+    path: str = Field(description="the .npz archive")
+    x_key: str | None = Field(None, description="input array (default x or x_train)")
+    y_key: str | None = Field(None, description="label array (default y or y_train)")
+
+
+DATA_CLASSES = {
+    "synthetic": SyntheticData, "sklearn": SklearnData, "keras": KerasData, "tfds": TfdsData,
+    "image_folder": ImageFolderData, "text_folder": TextFolderData, "csv": CsvData,
+    "npz": NpzData,
+}
+DATA_SOURCES = tuple(DATA_CLASSES)
+FILE_SOURCES = tuple(source for source, data_class in DATA_CLASSES.items()
+                     if issubclass(data_class, FileData))  # they read data.path
+DataSection = Annotated[
+    SyntheticData | SklearnData | KerasData | TfdsData | ImageFolderData | TextFolderData
+    | CsvData | NpzData,
+    Field(discriminator="source"),
+]
+
+# The default of every data key, for reading a key the chosen source does not take.
+SETTINGS_OF_OTHER_SOURCES = {
+    name: field.get_default(call_default_factory=True)
+    for data_class in DATA_CLASSES.values() for name, field in data_class.model_fields.items()
+    if not field.is_required()
+}
+for _required in ("name", "path", "label_column"):
+    SETTINGS_OF_OTHER_SOURCES[_required] = None
+
+
+def with_default_source(value):
+    """A data mapping without `source` is synthetic data, as it always was."""
+    if isinstance(value, dict) and "source" not in value:
+        return {"source": DEFAULT_SOURCE, **value}
+    return value
+
+
+_DATA_SECTION = TypeAdapter(DataSection)
+
+
+def DataConfig(**settings) -> DataBase:  # a function where one class used to be
+    """The data section of these settings, of the class its `source` picks."""
+    return _DATA_SECTION.validate_python(with_default_source(settings))
+
+
+# --- dataset names ------------------------------------------------------------------------
+
+def _dataset_tables() -> dict[str, tuple[str, dict]]:
+    """(what to call them, {name: ...}) per source, from the sources' own registries."""
+    from ..data import keras_source, sklearn_source
+
+    return {"sklearn": ("scikit-learn dataset", sklearn_source.DATASETS),
+            "keras": ("keras dataset", keras_source.DATASETS)}
+
+
+def _check_dataset_name(source: str, name: str) -> str:
+    tables = _dataset_tables()
+    kind, known = tables[source]
+    if name in known:
+        return name
+    message = unknown_name(kind, name, known)
+    elsewhere = [other for other, (_, names) in tables.items() if other != source and name in names]
+    if elsewhere:
+        message += f" ('{name}' is a {tables[elsewhere[0]][0]}: set data.source: {elsewhere[0]})"
+    raise ValueError(message)
