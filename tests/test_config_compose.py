@@ -166,3 +166,13 @@ def test_show_origin_on_the_command_line(tmp_path):
     assert "steps_per_epoch: null # default" in lines
     plain = bigmodel("config", "show", child)
     assert plain.returncode == 0 and "#" not in plain.stdout and "epochs: 4" in plain.stdout
+
+
+def test_a_base_name_with_a_line_break_is_one_error_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text('base: "0\\r"\ndata: {source: synthetic}\nmodel: {family: mlp}\n')
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert str(caught.value).splitlines() == [
+        f"{path}:1:7: base: file not found: {tmp_path / '0'}\\r (base paths are relative to "
+        f"the folder of {path})"]

@@ -75,7 +75,8 @@ def _base_paths(entries: Any, origins: Origins, child: Path) -> list[tuple[Path,
                               f"names, got {entry!r}")
         parent = Path(os.path.normpath(child.parent / entry))
         if not parent.is_file():
-            raise ConfigError(f"{entry_where}: base: file not found: {parent} "
+            # printable: a file name may hold a line break, and the error must stay one line.
+            raise ConfigError(f"{entry_where}: base: file not found: {printable(str(parent))} "
                               f"(base paths are relative to the folder of {child})")
         parents.append((parent, entry_where))
     return parents
