@@ -2,6 +2,10 @@
 
 Everything here is numpy: the cut is a seeded permutation, stratified by class when the
 labels allow it, so that the same seed always gives the same three splits.
+
+Each split keeps its examples in the source's order (often class after class), so that
+evaluation and predictions line up with the files. Training never reads them in that order:
+the pipeline permutes all training examples anew every epoch (pipeline.epoch_order).
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ def cut_splits(
         test = take(train, np.sort(order[:test_count]))
     if validation is None and validation_count:
         validation = take(train, np.sort(order[test_count:test_count + validation_count]))
+    # Sorted like the held-out splits: the training pipeline permutes them every epoch.
     remaining = np.sort(order[test_count + validation_count:])
     return take(train, remaining), validation, test
 
