@@ -10,9 +10,9 @@ import pytest
 import tensorflow as tf
 
 from bigmodel_cli import data
+from bigmodel_cli.config.schema import DataConfig
 from bigmodel_cli.data import pipeline
 from bigmodel_cli.data.spec import RawData, Split
-from bigmodel_cli.schema import DataConfig
 
 CLASSES = 10
 BATCH = 64
