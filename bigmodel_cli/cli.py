@@ -92,6 +92,8 @@ def train(config: ConfigPath, overrides: Overrides = None,
               help="Delete the run in --run-dir and start over.")] = False,
           force: Annotated[bool, typer.Option(
               help="Resume even though the config changed what is trained.")] = False,
+          extend: Annotated[bool, typer.Option(
+              help="Train a finished run on to a larger training.epochs.")] = False,
           init_from: Annotated[Path | None, typer.Option(
               metavar="PATH",
               help="Start from the weights of a run directory or .keras file (fine-tuning).",
@@ -106,7 +108,7 @@ def train(config: ConfigPath, overrides: Overrides = None,
 
     loaded = config_module.load(config, overrides or [])
     runner.train(loaded, run_dir or Path("runs") / loaded.name, stdout, verbose,
-                 restart=restart, force=force, init_from=init_from)
+                 restart=restart, force=force, extend=extend, init_from=init_from)
 
 
 @app.command(epilog="""bigmodel evaluate runs/quickstart

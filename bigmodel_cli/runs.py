@@ -9,16 +9,32 @@ runs/<name>/
   metrics.jsonl      one JSON line per epoch; metrics.csv holds the same table
   logs/              TensorBoard event files
   results.json       test metrics and run facts; written last, so it marks a finished run
+
+bigmodel deletes only what it wrote there (the names below), never a file it does not know.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import atomic
-from .errors import UsageError
+from .errors import RunError, UsageError
+
+# Every file bigmodel writes in a run directory, as globs: --restart removes these only.
+OWN_FILES = (
+    "config.yaml", "spec.json", "versions.json", "results.json", "metrics.jsonl", "metrics.csv",
+    "checkpoints/epoch-*.keras", "checkpoints/best.keras", "checkpoints/last.keras",
+    "checkpoints/best.json", "backup/state-*.json", "backup/state-*.weights.h5",
+    "logs/train/events.out.tfevents.*", "logs/validation/events.out.tfevents.*",
+)
+# Its folders, deepest first: removed once nothing else is left in them.
+OWN_FOLDERS = ("logs/train", "logs/validation", "logs", "checkpoints", "backup")
+# Any of these marks a folder as a bigmodel run; a config.yaml alone could be the user's own.
+MARKERS = ("spec.json", "versions.json", "results.json", "backup")
 
 
 @dataclass(frozen=True)
@@ -62,7 +78,91 @@ class RunDir:
         if not self.config.exists() or not self.spec.exists():
             raise UsageError(f"{self.path} is not a bigmodel run directory (no config.yaml "
                              "or spec.json); pass the folder 'bigmodel train' wrote")
+        self.remove_abandoned_temporaries()
         return self
+
+    def is_run(self) -> bool:
+        """Whether this folder holds a bigmodel run (finished or not), even a half-written one."""
+        if any((self.path / marker).exists() for marker in MARKERS):
+            return True
+        names = {name.split("/")[0] for name in OWN_FILES}
+        return self.config.exists() and all(entry.name in names or self._own_temporary(entry)
+                                            for entry in self.path.iterdir())
+
+    def claim(self) -> None:
+        """Check, before anything is trained, that `train` may write here; tidy up.
+
+        A folder that exists, is not empty and holds no bigmodel run belongs to someone else:
+        refused, so that nothing of it is overwritten or deleted.
+        """
+        existing = next(parent for parent in (self.path, *self.path.parents)
+                        if os.path.lexists(parent))
+        if not existing.is_dir():
+            what = "" if existing == self.path else f": {existing}"
+            raise RunError(f"--run-dir {self.path}{what} is a file, not a folder; pass a new "
+                           "folder or a run directory of bigmodel's")
+        if existing != self.path:
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise RunError(f"cannot create run directory {self.path}: {existing} is not "
+                               "writable; choose a folder you can write to")
+            return
+        entries = [entry for entry in self.path.iterdir() if not self._own_temporary(entry)]
+        if entries and not self.is_run():
+            shown = ", ".join(sorted(entry.name for entry in entries)[:3])
+            raise UsageError(
+                f"--run-dir {self.path} is not empty ({shown}{', ...' if len(entries) > 3 else ''}"
+                ") and holds no bigmodel run (no config.yaml, spec.json, results.json or "
+                "backup/), so bigmodel writes nothing there; pass a new or empty folder")
+        self.remove_abandoned_temporaries()
+
+    def remove_abandoned_temporaries(self) -> list[Path]:
+        """Delete half-written files of bigmodel's whose writer is gone (kill -9, full disk)."""
+        removed = []
+        for folder in ("", "checkpoints", "backup"):
+            for temporary in atomic.temporaries(self.path / folder):
+                if self._own_temporary(temporary) and atomic.abandoned(temporary):
+                    temporary.unlink(missing_ok=True)
+                    removed.append(temporary)
+        return removed
+
+    def remove_own(self) -> tuple[list[str], list[str]]:
+        """Delete what bigmodel wrote here: (what was removed, what was kept as not ours)."""
+        removed = [path for pattern in OWN_FILES for path in self.path.glob(pattern)
+                   if path.is_file() or path.is_symlink()]
+        removed += [temporary for folder in ("", "checkpoints", "backup")
+                    for temporary in atomic.temporaries(self.path / folder)
+                    if self._own_temporary(temporary)]
+        for path in removed:
+            path.unlink(missing_ok=True)
+        listing = _summary([path.relative_to(self.path) for path in removed])
+        for folder in OWN_FOLDERS:
+            path = self.path / folder
+            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                path.rmdir()
+                if "/" not in folder and not any(item.startswith(f"{folder}/")
+                                                 for item in listing):
+                    listing.append(f"{folder}/")
+        kept = [path.relative_to(self.path) for path in sorted(self.path.rglob("*"))
+                if not path.is_dir()]
+        return listing, _summary(kept)
+
+    def _own_temporary(self, path: Path) -> bool:
+        """Whether `path` is a temporary file atomic.py made for one of bigmodel's files."""
+        if not atomic.is_temporary(path) or not path.is_file():
+            return False
+        relative = atomic.final_name(path).relative_to(self.path).as_posix()
+        return any(fnmatch.fnmatchcase(relative, pattern) for pattern in OWN_FILES)
+
+
+def _summary(paths: list[Path]) -> list[str]:
+    """Top-level names: a file as itself, a folder as `name/ (N files)`."""
+    files = [str(path) for path in paths if len(path.parts) == 1]
+    folders: dict[str, int] = {}
+    for path in paths:
+        if len(path.parts) > 1:
+            folders[path.parts[0]] = folders.get(path.parts[0], 0) + 1
+    return files + [f"{name}/ ({count} file{'s' if count > 1 else ''})"
+                    for name, count in folders.items()]
 
 
 def json_text(data) -> str:

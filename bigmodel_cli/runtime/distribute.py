@@ -12,9 +12,12 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 
+from .. import atomic
 from ..config.schema import DistributeConfig
 from ..errors import ConfigError, UsageError, lookup
 from ..runs import RunDir
@@ -198,12 +201,33 @@ def worker_run_dir(role: tuple[int, int], run: RunDir
     the others write to a temporary directory. Call `cleanup()` on the returned scratch when
     done; it is also removed when the object is garbage collected. Resuming reads the chief's
     backup on every worker, so it needs the run directory on a filesystem all workers see.
+    Its name holds the process id, so that the scratch of a killed worker is removed by the
+    next one.
     """
     index, _ = role
     if index == 0:
         return run, None
-    scratch = tempfile.TemporaryDirectory(prefix=f"bigmodel-worker{index}-")
+    remove_abandoned_scratch()
+    scratch = tempfile.TemporaryDirectory(prefix=f"bigmodel-worker{index}-{os.getpid()}-")
     return RunDir(Path(scratch.name)), scratch
+
+
+_SCRATCH = re.compile(r"^bigmodel-worker\d+-(\d+)-[a-z0-9_]{8}$")
+
+
+def remove_abandoned_scratch() -> list[Path]:
+    """Delete this user's worker scratch directories whose process is gone (kill -9)."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob("bigmodel-worker*"):
+        found = _SCRATCH.match(folder.name)
+        try:
+            mine = folder.is_dir() and folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if found and mine and not atomic.process_alive(int(found.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def weights_fingerprint(model) -> str:

@@ -52,7 +52,8 @@ def save_backup(model, backup_dir: Path, state: TrainingState) -> Path:
 def latest_backup(backup_dir: Path, warn: Callable[[str], None]
                   ) -> tuple[Path, TrainingState] | None:
     """The newest complete backup whose weights match their checksum, or None."""
-    for state_file in _state_files(Path(backup_dir)):
+    found = _state_files(Path(backup_dir))
+    for index, state_file in enumerate(found):
         weights = state_file.with_name(state_file.stem + ".weights.h5")
         try:
             state = TrainingState(**json.loads(state_file.read_text(encoding="utf-8")))
@@ -61,13 +62,25 @@ def latest_backup(backup_dir: Path, warn: Callable[[str], None]
             intact = False
         if intact:
             return weights, state
-        warn(f"backup {state_file.name} is incomplete or corrupt; using the one before it")
+        fallback = "using the one before it" if index + 1 < len(found) else "no older one is left"
+        warn(f"backup {state_file.name} is incomplete or corrupt; {fallback}")
     return None
 
 
-def restore(model, weights: Path, state: TrainingState) -> None:
+def has_backups(backup_dir: Path) -> bool:
+    """Whether `backup_dir` holds any backup, intact or not."""
+    return bool(_state_files(Path(backup_dir)))
+
+
+def restore(model, weights: Path, state: TrainingState, trained=None) -> None:
+    """Load `weights` (a backup, or a checkpoint of the whole model) into `model`.
+
+    `trained` is the model `fit` trains when it is not `model` (text inputs): the optimizer is
+    built on its variables, in the order they are trained, so its slots load into place.
+    """
+    trained = trained or model
     if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+        model.optimizer.build(trained.trainable_variables)
     model.load_weights(weights)
     for variable in _seed_variables(model):
         if variable.path in state.seed_states:

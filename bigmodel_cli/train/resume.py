@@ -1,19 +1,24 @@
-"""Deciding how a run starts again: which config changes a resume can take, and tidy-ups.
+"""Deciding how a run starts: fresh, resumed, extended or already done, and tidy-ups.
 
 A resumed run continues from a backup of the same model, data and optimizer. Changing those
 would silently train something else, so such changes are refused with the diff; settings
-that only say how long or how visibly to train are allowed and listed.
+that only say how long or how visibly to train are allowed and listed. A finished run is
+trained on (`--extend`) from its last checkpoint, which holds the optimizer's state too.
+Deciding reads the run directory only; nothing in it changes until training really starts.
 """
 
 from __future__ import annotations
 
-import shutil
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError, UsageError
-from ..runs import RunDir
+from ..errors import ConfigError, RunError, UsageError
+from ..runs import RunDir, read_json
+from . import checkpoints
+from .checkpoints import TrainingState
 
 # Dotted-key prefixes a resume may change; anything else changes what is being trained.
 SAFE_TO_CHANGE = (
@@ -38,9 +43,123 @@ def config_changes(old: dict, new: dict) -> tuple[list[str], list[str]]:
     return safe, breaking
 
 
+@dataclass
+class Start:
+    """How `train` starts: `fresh`, `resume` (from a backup), `extend` or `done`."""
+
+    kind: str
+    weights: Path | None = None  # a backup's weights, or the finished run's last checkpoint
+    state: TrainingState | None = None  # where training stands in `weights`
+    best: dict | None = None  # an extended run's best.json: its best value so far
+
+
+def plan(run: RunDir, new: dict, *, restart: bool, force: bool, extend: bool, warn) -> Start:
+    """How to start `run` with the config `new`, or an error saying why not and what to do."""
+    if restart:
+        if extend:
+            raise UsageError("--restart trains from scratch and --extend trains a finished "
+                             "run on; pass one of them")
+        return Start("fresh")
+    backup = checkpoints.latest_backup(run.backup, warn)
+    if backup is None and checkpoints.has_backups(run.backup):
+        raise RunError(f"{run.backup}: no intact backup to resume from (see the warnings "
+                       "above); use --restart to start over, or another --run-dir")
+    results = read_json(run.results) if run.finished else None
+    # A backup past the finished steps is an extension that was interrupted: resume it.
+    if results is not None and not (backup and backup[1].global_step > results["steps"]):
+        return _finished(run, results, new, force, extend, warn)
+    if backup:
+        if run.config.exists():
+            check_config_change(run, new, force, warn)
+        return Start("resume", *backup)
+    if extend:
+        raise UsageError(f"--extend: {run.path} holds no finished run to train on; "
+                         "leave --extend out to start this run")
+    return Start("fresh")
+
+
+def _finished(run: RunDir, results: dict, new: dict, force: bool, extend: bool,
+              warn) -> Start:
+    trained, epochs = results["epochs"], new["training"]["epochs"]
+    safe, breaking = config_changes(_stored_config(run), new)
+    if not extend:
+        if not safe and not breaking:
+            return Start("done")
+        how = (f"--extend to train it on from its last checkpoint (epoch {trained}; "
+               f"training.epochs must be above {trained}), " if not breaking else "")
+        raise ConfigError(
+            f"{run.path} holds a finished run ({trained} epochs) whose config differs: "
+            f"{'; '.join(breaking + safe)}. Use {how}--restart to train it again from "
+            "scratch, or another --run-dir")
+    if breaking and not force:
+        raise ConfigError(
+            f"--extend: {run.path} would train something else: {'; '.join(breaking)}. "
+            "Extending keeps the model, data and optimizer; use --restart, another "
+            "--run-dir, or --force to extend anyway")
+    if epochs <= trained:
+        raise ConfigError(f"--extend: training.epochs is {epochs} and the run in {run.path} "
+                          f"has trained {trained}; ask for more, e.g. --set "
+                          f"training.epochs={trained * 2}")
+    if not run.last.exists():
+        raise RunError(f"--extend: {run.last} is missing, so the run cannot go on; use "
+                       "--restart to train it again")
+    for line in safe:
+        warn(f"config change on extend: {line}")
+    for line in breaking:
+        warn(f"config change forced on extend: {line}")
+    epoch = _checkpoint_epoch(run) or trained
+    steps_per_epoch = results["steps"] // trained
+    state = TrainingState(global_step=epoch * steps_per_epoch, epoch=epoch, step_in_epoch=0)
+    best = run.checkpoints / "best.json"
+    return Start("extend", run.last, state, read_json(best) if best.exists() else None)
+
+
+def check_steps_per_epoch(start: Start, steps_per_epoch: int) -> None:
+    """An extended run must count steps as the finished one did (same data, same batch)."""
+    if start.kind == "extend" and start.state.global_step != start.state.epoch * steps_per_epoch:
+        raise ConfigError(f"--extend: the run took {start.state.global_step // start.state.epoch}"
+                          f" steps per epoch and this config takes {steps_per_epoch}; use "
+                          "--restart or another --run-dir")
+
+
+def _checkpoint_epoch(run: RunDir) -> int | None:
+    """The epoch `last.keras` holds: the epoch file it is a second name of."""
+    for path in run.checkpoints.glob("epoch-*.keras"):
+        if path.samefile(run.last):
+            return int(re.sub(r"\D", "", path.stem))
+    return None
+
+
+def _stored_config(run: RunDir) -> dict:
+    if not run.config.exists():
+        return {}
+    return yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}
+
+
+def weights_do_not_fit(weights: Path, error: Exception) -> UsageError:
+    """One line for weights that do not load into this model: the first mismatch, no values."""
+    text = str(error)
+    found = re.search(r"variable\.shape=(\(.*?\)), Received: value\.shape=(\(.*?\))."
+                      r"*?Target variable: <Variable path=([^,]+)", text, re.DOTALL)
+    detail = (f"{found.group(3)} is {found.group(1)} here and {found.group(2)} there"
+              if found else text.splitlines()[0][:200])
+    return UsageError(f"{weights}: its weights do not fit this model ({detail}); the run "
+                      "directory is unchanged. Use --restart to train this config from "
+                      "scratch, or another --run-dir")
+
+
+def restart(run: RunDir) -> list[str]:
+    """Delete the previous run's files (bigmodel's only); lines saying what went, what stayed."""
+    removed, kept = run.remove_own()
+    lines = [f"--restart: removed from {run.path}: {', '.join(removed)}"] if removed else []
+    if kept:
+        lines.append(f"--restart: kept what bigmodel did not write: {', '.join(kept)}")
+    return lines
+
+
 def check_config_change(run: RunDir, new: dict, force: bool, report) -> None:
     """Refuse a resume whose config changes what is trained, unless forced."""
-    old = yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}
+    old = _stored_config(run)
     safe, breaking = config_changes(old, new)
     for line in safe:
         report(f"config change allowed on resume: {line}")
@@ -51,16 +170,6 @@ def check_config_change(run: RunDir, new: dict, force: bool, report) -> None:
             "another --run-dir, or --force to resume anyway")
     for line in breaking:
         report(f"config change forced on resume: {line}")
-
-
-def restart(run: RunDir) -> None:
-    """Remove a previous run in this directory; refuse to delete a folder that is not one."""
-    if not run.path.exists():
-        return
-    if not run.config.exists() and any(run.path.iterdir()):
-        raise UsageError(f"--restart: {run.path} is not a bigmodel run directory, so it is "
-                         "not deleted; pass an empty or new --run-dir")
-    shutil.rmtree(run.path)
 
 
 def trim_metrics(run: RunDir, completed_epochs: int) -> None:

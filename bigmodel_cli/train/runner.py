@@ -25,33 +25,31 @@ from . import assemble, checkpoints, performance, resume
 
 
 def train(config: Config, run_dir: Path, console: Console, verbose: bool = False, *,
-          restart: bool = False, force: bool = False, init_from: Path | None = None) -> dict:
+          restart: bool = False, force: bool = False, extend: bool = False,
+          init_from: Path | None = None) -> dict:
     run = RunDir(Path(run_dir))
     started = time.perf_counter()
     # Of the workers of a multi-worker run, only worker 0 (the chief) deletes or writes `run`.
     role = distribute.worker_role(config.distribute)
 
-    # --- how this run starts: over again, already done, resumed, or fresh ----------------------
-    if restart and role[0] == 0:
-        resume.restart(run)
-    if run.finished and not restart:
-        console.print(f"{run.path} holds a finished run; its results are in {run.results}. "
-                      "Use --restart to train it again, or another --run-dir.")
-        return read_json(run.results)
-
     def warn(message: str) -> None:
         console.print(f"warning: {message}", style="yellow", highlight=False)
 
-    backup = None if restart else checkpoints.latest_backup(run.backup, warn)
-    if backup and run.config.exists():
-        resume.check_config_change(run, config.model_dump(mode="json"), force, warn)
+    # --- how this run starts: fresh, over again, resumed, extended or already done -----------
+    # Nothing in the run directory changes before training is ready to begin (see below).
+    if role[0] == 0:
+        run.claim()
+    begin = resume.plan(run, config.model_dump(mode="json"), restart=restart, force=force,
+                        extend=extend, warn=warn)
+    if begin.kind == "done":
+        console.print(f"{run.path} holds a finished run; its results are in {run.results}. "
+                      "Use --extend with a larger training.epochs to train it on, --restart "
+                      "to train it again, or another --run-dir.")
+        return read_json(run.results)
 
     # --- devices, seeds, strategy ------------------------------------------------------------
     tf = import_tensorflow(verbose)
     import keras
-
-    from .. import data
-    from . import optimizer as optim
 
     distribute.configure_devices(tf, config.distribute)
     keras.utils.set_random_seed(config.seed)
@@ -64,8 +62,33 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     placement = distribute.describe(strategy, config.data.batch_size, policy, role)
     console.print(f"{config.name}: {distribute.summary(placement)}", style="bold",
                   highlight=False)
-    # Workers other than the chief write to a scratch directory, removed at the end.
+    # Workers other than the chief write to a scratch directory, removed however this ends.
     run, scratch = distribute.worker_run_dir(role, run)
+    try:
+        results = _train(tf, config, run, begin, console, warn, strategy, placement,
+                         restart=restart, init_from=init_from)
+        results["total_seconds"] = round(time.perf_counter() - started, 2)
+        write_json(run.results, results)  # written last: it marks the run finished
+        checkpoints.clear(run.backup)  # results.json now marks the run, backups are spent
+    except OSError as error:  # a full disk or a folder gone read-only while training
+        path = Path(error.filename or run.path)
+        raise atomic.os_error(error, path, "write" if path.is_relative_to(run.path)
+                              else "read") from error
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    if scratch is None:
+        console.print(f"run directory: {run.path}")
+    return results
+
+
+def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Console, warn,
+           strategy, placement: dict, *, restart: bool, init_from: Path | None) -> dict:
+    """Data, model, starting point, run directory, fit and test metrics: the results."""
+    import keras
+
+    from .. import data
+    from . import optimizer as optim
 
     # --- data ----------------------------------------------------------------------------------
     bundle = data.load(config.data, config.seed)
@@ -75,31 +98,30 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     if bundle.skipped:
         console.print(bundle.skipped_note, highlight=False, markup=False)
 
-    # --- run directory -------------------------------------------------------------------------
-    run.path.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(run.config, config_module.dump(config))
-    write_json(run.spec, {"input": bundle.input_spec.to_dict(), "target": bundle.target.to_dict()})
-    write_json(run.versions, versions(tf, keras))
-
     # --- model and optimizer, built inside the strategy's scope ---------------------------------
     training = config.training
     steps_per_epoch = training.steps_per_epoch or math.ceil(
         bundle.sizes["train"] / config.data.batch_size)
+    resume.check_steps_per_epoch(begin, steps_per_epoch)
     assembled = assemble.compiled_model(
         tf, config, strategy, bundle.input_spec, bundle.target, steps_per_epoch,
-        backup[1].step_in_epoch if backup else 0)
+        begin.state.step_in_epoch if begin.state else 0)
     model, task = assembled.model, assembled.task
     console.print(f"model: {config.model.family}, {model.count_params():,} parameters, "
                   f"task {task}; {performance.describe_speed(model)}", highlight=False)
 
-    # --- starting point: a backup of this run, weights of another, or the initialization ------
-    start = checkpoints.TrainingState(global_step=0, epoch=0, step_in_epoch=0)
-    if backup:
-        weights, start = backup
-        with strategy.scope():
-            checkpoints.restore(model, weights, start)
-        resume.trim_metrics(run, start.epoch)
-        console.print(f"resuming from step {start.global_step:,} (epoch {start.epoch + 1}, "
+    # --- starting point: a backup, the finished run to extend, weights of another, or none ---
+    start = begin.state or checkpoints.TrainingState(global_step=0, epoch=0, step_in_epoch=0)
+    if begin.weights:
+        # An extended run loads a checkpoint of the saved model; a backup is of the trained one.
+        target = assembled.saved if begin.kind == "extend" else model
+        try:
+            with strategy.scope():
+                checkpoints.restore(target, begin.weights, start, trained=model)
+        except ValueError as error:  # --force with another model, or a damaged checkpoint
+            raise resume.weights_do_not_fit(begin.weights, error) from error
+        verb = "extending" if begin.kind == "extend" else "resuming"
+        console.print(f"{verb} from step {start.global_step:,} (epoch {start.epoch + 1}, "
                       f"step {start.step_in_epoch} of {steps_per_epoch})", highlight=False)
     elif init_from:
         source = resume.resolve_init_from(init_from)
@@ -110,13 +132,30 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
                              f"({str(error).splitlines()[0]})") from None
         console.print(f"weights initialized from {source}", highlight=False)
 
-    # --- callbacks and fit -----------------------------------------------------------------
+    # --- callbacks -------------------------------------------------------------------------
     has_validation = bundle.validation is not None
     from ..config.checks import check_monitors, metric_names  # a typo: no best checkpoint
     check_monitors(config, metric_names(model))
     callbacks, guard, progress = _callbacks(config, run, console, steps_per_epoch, start,
                                             has_validation, assembled.saved,
-                                            bundle.sizes["train"])
+                                            bundle.sizes["train"], begin.best)
+
+    # --- run directory: changed only now, when everything above has worked ----------------------
+    if restart:
+        for line in resume.restart(run):
+            console.print(line, highlight=False, markup=False)
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise atomic.os_error(error, run.path, "create run directory") from error
+    if begin.kind == "extend":
+        resume.trim_metrics(run, start.epoch)  # the run files follow once the extension ends
+    else:
+        _write_run_files(run, config, bundle, tf, keras)
+        if begin.weights:
+            resume.trim_metrics(run, start.epoch)
+
+    # --- fit -----------------------------------------------------------------------------------
     validation = assembled.to_model_inputs(bundle.validation)
     fit_started = time.perf_counter()
     try:
@@ -136,9 +175,9 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         progress.close()
     fit_seconds = time.perf_counter() - fit_started
     epochs_run = math.ceil(guard.global_step / steps_per_epoch)
-    if role[1] > 1:  # workers that trained in sync print the same fingerprint
-        console.print(f"worker {role[0]}: final weights {distribute.weights_fingerprint(model)}",
-                      highlight=False)
+    if placement["workers"] > 1:  # workers that trained in sync print the same fingerprint
+        console.print(f"worker {placement['worker']}: final weights "
+                      f"{distribute.weights_fingerprint(model)}", highlight=False)
 
     # --- test metrics and results --------------------------------------------------------------
     checkpoint = run.model_file()
@@ -164,18 +203,21 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         console.print("test: " + "  ".join(f"{key} {value:.4f}"
                                            for key, value in results["test"].items()),
                       highlight=False)
-    results["total_seconds"] = round(time.perf_counter() - started, 2)
-    write_json(run.results, results)
-    checkpoints.clear(run.backup)  # finished: results.json now marks the run, backups are spent
-    if scratch is not None:
-        scratch.cleanup()
-        return results
-    console.print(f"run directory: {run.path}")
+    if begin.kind == "extend":  # the extended config now describes the run
+        _write_run_files(run, config, bundle, tf, keras)
     return results
 
 
+def _write_run_files(run: RunDir, config: Config, bundle, tf, keras) -> None:
+    """What predict and a later resume read: the resolved config, the data's spec, versions."""
+    atomic.write_text(run.config, config_module.dump(config))
+    write_json(run.spec, {"input": bundle.input_spec.to_dict(), "target": bundle.target.to_dict()})
+    write_json(run.versions, versions(tf, keras))
+
+
 def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: int,
-               start, has_validation: bool, saved, train_examples: int):
+               start, has_validation: bool, saved, train_examples: int,
+               previous_best: dict | None = None):
     """The callbacks of a run, in the order they must run at each epoch end."""
     import keras
 
@@ -202,6 +244,10 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
     for name, callback in stateful.items():
         if name in start.callbacks:
             callback.set_state(start.callbacks[name])
+    best = stateful["best"]
+    if previous_best and "best" not in start.callbacks and previous_best["monitor"] == best.monitor:
+        # An extended run: a later epoch is the best only if it beats the finished run's best.
+        best.set_state({"best": best.sign * previous_best["value"]})
     progress = TrainingProgress(console, training.epochs, steps_per_epoch, config.data.batch_size,
                                 train_examples)
     guard = RunGuard(run.backup, steps_per_epoch, config.checkpoint.backup_every_steps, start,
