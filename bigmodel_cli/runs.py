@@ -15,6 +15,7 @@ bigmodel deletes only what it wrote there (the names below), never a file it doe
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -111,7 +112,7 @@ class RunDir:
             shown = ", ".join(sorted(entry.name for entry in entries)[:3])
             raise UsageError(
                 f"--run-dir {self.path} is not empty ({shown}{', ...' if len(entries) > 3 else ''}"
-                ") and holds no bigmodel run (no config.yaml, spec.json, results.json or "
+                ") and holds no bigmodel run (none of spec.json, versions.json, results.json, "
                 "backup/), so bigmodel writes nothing there; pass a new or empty folder")
         self.remove_abandoned_temporaries()
 
@@ -121,8 +122,9 @@ class RunDir:
         for folder in ("", "checkpoints", "backup"):
             for temporary in atomic.temporaries(self.path / folder):
                 if self._own_temporary(temporary) and atomic.abandoned(temporary):
-                    temporary.unlink(missing_ok=True)
-                    removed.append(temporary)
+                    with contextlib.suppress(OSError):  # a run others may read, not change
+                        temporary.unlink(missing_ok=True)
+                        removed.append(temporary)
         return removed
 
     def remove_own(self) -> tuple[list[str], list[str]]:

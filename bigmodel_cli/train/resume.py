@@ -80,6 +80,11 @@ def plan(run: RunDir, new: dict, *, restart: bool, force: bool, extend: bool, wa
 
 def _finished(run: RunDir, results: dict, new: dict, force: bool, extend: bool,
               warn) -> Start:
+    """A finished run: done if nothing differs, else an extension or an error saying what.
+
+    Its backups are spent, so an extension starts from `last.keras` (weights and optimizer
+    state; with training.ema, the averaged weights) and from the epoch that file holds.
+    """
     trained, epochs = results["epochs"], new["training"]["epochs"]
     safe, breaking = config_changes(_stored_config(run), new)
     if not extend:
