@@ -293,6 +293,7 @@ def test_failures_before_training_leave_no_run_directory(finished, tmp_path):
         (("--init-from", tmp_path / "missing"), "expected a run directory or a .keras"),
         (("--init-from", finished[0], "--set", "model.hidden_units=[32]"),
          "its weights do not fit this model"),
+        (("--set", "checkpoint.monitor=val_los"), "did you mean 'val_loss'"),
     ]
     for index, (arguments, expected) in enumerate(attempts):
         run_dir = tmp_path / f"run{index}"
