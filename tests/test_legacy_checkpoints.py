@@ -27,3 +27,18 @@ def test_legacy_run_predicts_what_it_predicted_when_saved(tmp_path, run, inputs)
         assert [guess["class"] for guess in row["top"]] == [guess["class"] for guess in old["top"]]
         assert [guess["probability"] for guess in row["top"]] == pytest.approx(
             [guess["probability"] for guess in old["top"]], abs=1e-5)
+
+
+def test_a_legacy_run_config_is_no_config_change(tmp_path):
+    """An older config.yaml lists every data key at its default: resuming with the same
+    config must not report those keys as changes."""
+    from bigmodel_cli import config
+    from bigmodel_cli.runs import RunDir
+    from bigmodel_cli.train import resume
+
+    folder = shutil.copytree(LEGACY / "text", tmp_path / "text")
+    assert "x_key" in (folder / "config.yaml").read_text()  # written before the source union
+    same = config.load_saved(folder / "config.yaml").model_dump(mode="json")
+    reports = []
+    resume.check_config_change(RunDir(folder), same, force=False, report=reports.append)
+    assert reports == []

@@ -136,9 +136,16 @@ def _checkpoint_epoch(run: RunDir) -> int | None:
 
 
 def _stored_config(run: RunDir) -> dict:
+    """The run's config as today's schema writes it, so that keys an older bigmodel wrote out
+    at their defaults (every data key, before `data` was keyed on `source`) are no change."""
     if not run.config.exists():
         return {}
-    return yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}
+    from .. import config as config_module
+
+    try:
+        return config_module.load_saved(run.config).model_dump(mode="json")
+    except ConfigError:  # not valid today: compare what the file says
+        return yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}
 
 
 def weights_do_not_fit(weights: Path, error: Exception) -> UsageError:
