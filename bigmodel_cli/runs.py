@@ -20,6 +20,10 @@ from pathlib import Path
 from . import atomic
 from .errors import UsageError
 
+# Files a run directory holds: given one of them, the run directory is its folder.
+RUN_FILES = ("config.yaml", "spec.json", "versions.json", "results.json", "metrics.jsonl",
+             "metrics.csv")
+
 
 @dataclass(frozen=True)
 class RunDir:
@@ -56,13 +60,39 @@ class RunDir:
 
     def require(self) -> RunDir:
         """Fail with a clear message unless this looks like a run directory."""
+        if self.path.is_file():
+            raise UsageError(f"{self.path} is a file, not a run directory; {self._file_hint()}")
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"{self.path} is not a folder (a device, socket or pipe); pass "
+                             "the run directory 'bigmodel train' wrote (default runs/<name>)")
         if not self.path.is_dir():
             raise UsageError(f"run directory not found: {self.path}; "
                              "pass the folder 'bigmodel train' wrote (default runs/<name>)")
         if not self.config.exists() or not self.spec.exists():
-            raise UsageError(f"{self.path} is not a bigmodel run directory (no config.yaml "
-                             "or spec.json); pass the folder 'bigmodel train' wrote")
+            runs = self._runs_inside()
+            if runs:
+                raise UsageError(f"{self.path} is a folder of run directories, not one; pass "
+                                 f"one of them, e.g. {self.path / runs[0]} (it holds "
+                                 f"{', '.join(runs[:5])}{', ...' if len(runs) > 5 else ''})")
+            raise UsageError(f"{self.path} is a folder but not a bigmodel run directory (no "
+                             "config.yaml or spec.json); pass the folder 'bigmodel train' wrote")
         return self
+
+    def _runs_inside(self) -> list[str]:
+        """Names of the run directories directly inside this folder (runs/ given for one)."""
+        try:
+            return sorted(folder.name for folder in self.path.iterdir()
+                          if (folder / "spec.json").is_file())
+        except OSError:
+            return []
+
+    def _file_hint(self) -> str:
+        if self.path.name in RUN_FILES:
+            return f"pass the folder that holds it: {self.path.parent}"
+        if self.path.suffix in (".yaml", ".yml"):
+            return (f"a config is trained with 'bigmodel train {self.path}', which writes the "
+                    "run directory to pass here (default runs/<name>)")
+        return "pass the folder 'bigmodel train' wrote (default runs/<name>)"
 
 
 def json_text(data) -> str:
