@@ -74,8 +74,9 @@ class RunDir:
                 raise UsageError(f"{self.path} is a folder of run directories, not one; pass "
                                  f"one of them, e.g. {self.path / runs[0]} (it holds "
                                  f"{', '.join(runs[:5])}{', ...' if len(runs) > 5 else ''})")
-            raise UsageError(f"{self.path} is a folder but not a bigmodel run directory (no "
-                             "config.yaml or spec.json); pass the folder 'bigmodel train' wrote")
+            raise UsageError(f"{self.path} is a folder, but it is not a bigmodel run "
+                             "directory (no config.yaml or spec.json); pass the folder "
+                             "'bigmodel train' wrote")
         return self
 
     def _runs_inside(self) -> list[str]:

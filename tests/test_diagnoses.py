@@ -244,7 +244,7 @@ def test_a_file_or_folder_given_for_a_run_directory_says_what_it_is(runs, tmp_pa
     with pytest.raises(UsageError, match=f"{run_dir.parent} is a folder of run directories, "
                                          "not one; pass one of them"):
         RunDir(run_dir.parent).require()
-    with pytest.raises(UsageError, match="is a folder but not a bigmodel run directory"):
+    with pytest.raises(UsageError, match="is a folder, but it is not a bigmodel run directory"):
         RunDir(tmp_path).require()
     with pytest.raises(UsageError, match="run directory not found"):
         RunDir(tmp_path / "nowhere").require()

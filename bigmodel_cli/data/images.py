@@ -19,6 +19,8 @@ from ..runtime.tfenv import native_stderr
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 SCAN_BATCH = 256  # images per step when checking or loading a folder
+SCAN_CHUNK = 4096  # images per pass: decoder messages are traced to their files within one
+ONE_BY_ONE = 16  # groups this small are decoded file by file when tracing decoder messages
 # "E0000 00:00:1796112703.920356    5426 jpeg_mem.cc:331] ...": TensorFlow's C++ log format.
 TENSORFLOW_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]")
 
@@ -68,17 +70,26 @@ def scan(paths: list[str], shape: tuple[int, int, int], *, keep_pixels: bool,
     2 while still returning an image; they are caught here (shown only with --verbose) and
     traced back to their files, so that bigmodel names them itself.
     """
-    with native_stderr() as captured:
-        pixels, read_ok = _decode(paths, shape, keep_pixels, deterministic)
-    failed = np.flatnonzero(~read_ok).tolist()
-    damaged = {}
-    messages = decoder_messages(captured.lines)
-    if messages:
+    pixels = np.empty((len(paths), *shape), np.uint8) if keep_pixels else None
+    failed, damaged = [], {}
+    # In chunks, each with its own capture: a message is then traced within its chunk only.
+    for first in range(0, len(paths), SCAN_CHUNK):
+        chunk = paths[first:first + SCAN_CHUNK]
+        with native_stderr() as captured:
+            chunk_pixels, read_ok = _decode(chunk, shape, keep_pixels, deterministic)
+        if keep_pixels:
+            pixels[first:first + len(chunk)] = chunk_pixels
+        chunk_failed = np.flatnonzero(~read_ok).tolist()
+        failed += [first + index for index in chunk_failed]
+        messages = decoder_messages(captured.lines)
+        if not messages:
+            continue
         # The failed files are named anyway; only messages they do not explain mean damage.
-        explained = Counter(_messages_of([paths[index] for index in failed], shape))
+        explained = Counter(_messages_of([chunk[index] for index in chunk_failed], shape))
         if Counter(messages) - explained:
             readable = np.flatnonzero(read_ok).tolist()
-            damaged = _noisy_files(readable, paths, shape, known_noisy=not failed)
+            found = _noisy_files(readable, chunk, shape, known_noisy=not chunk_failed)
+            damaged.update({first + index: message for index, message in found.items()})
     return ScanResult(pixels, failed, damaged)
 
 
@@ -114,8 +125,22 @@ def _messages_of(paths: list[str], shape) -> list[str]:
     if not paths:
         return []
     with native_stderr(show=False) as captured:
-        _decode(paths, shape, keep_pixels=False)
+        if len(paths) <= ONE_BY_ONE:  # a tf.data pipeline costs more to set up than these
+            for path in paths:
+                _decodes(path, shape[2])
+        else:
+            _decode(paths, shape, keep_pixels=False)
     return decoder_messages(captured.lines)
+
+
+def _decodes(path: str, channels: int) -> bool:
+    import tensorflow as tf
+
+    try:
+        tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        return True
+    except (tf.errors.OpError, OSError):
+        return False
 
 
 def _noisy_files(indices: list[int], paths, shape, known_noisy: bool) -> dict[int, str]:
@@ -126,12 +151,12 @@ def _noisy_files(indices: list[int], paths, shape, known_noisy: bool) -> dict[in
     """
     if not indices:
         return {}
-    messages = [] if known_noisy else _messages_of([paths[index] for index in indices], shape)
-    if not known_noisy and not messages:
+    if len(indices) <= ONE_BY_ONE:
+        found = {index: _messages_of([paths[index]], shape) for index in indices}
+        return {index: "; ".join(dict.fromkeys(messages))
+                for index, messages in found.items() if messages}
+    if not known_noisy and not _messages_of([paths[index] for index in indices], shape):
         return {}
-    if len(indices) == 1:
-        messages = messages or _messages_of([paths[indices[0]]], shape)
-        return {indices[0]: "; ".join(dict.fromkeys(messages))}
     half = len(indices) // 2
     first = _noisy_files(indices[:half], paths, shape, known_noisy=False)
     # When the whole group is known to be noisy and its first half is quiet, the second half
