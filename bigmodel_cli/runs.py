@@ -37,6 +37,9 @@ OWN_FOLDERS = ("logs/train", "logs/validation", "logs", "checkpoints", "backup")
 # Any of these marks a folder as a bigmodel run; a config.yaml alone could be the user's own.
 MARKERS = ("spec.json", "versions.json", "results.json", "backup")
 
+# Files directly in a run directory: given one of them, the run directory is its folder.
+RUN_FILES = tuple(name for name in OWN_FILES if "/" not in name)
+
 
 @dataclass(frozen=True)
 class RunDir:
@@ -73,12 +76,23 @@ class RunDir:
 
     def require(self) -> RunDir:
         """Fail with a clear message unless this looks like a run directory."""
+        if self.path.is_file():
+            raise UsageError(f"{self.path} is a file, not a run directory; {self._file_hint()}")
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"{self.path} is not a folder (a device, socket or pipe); pass "
+                             "the run directory 'bigmodel train' wrote (default runs/<name>)")
         if not self.path.is_dir():
             raise UsageError(f"run directory not found: {self.path}; "
                              "pass the folder 'bigmodel train' wrote (default runs/<name>)")
         if not self.config.exists() or not self.spec.exists():
-            raise UsageError(f"{self.path} is not a bigmodel run directory (no config.yaml "
-                             "or spec.json); pass the folder 'bigmodel train' wrote")
+            runs = self._runs_inside()
+            if runs:
+                raise UsageError(f"{self.path} is a folder of run directories, not one; pass "
+                                 f"one of them, e.g. {self.path / runs[0]} (it holds "
+                                 f"{', '.join(runs[:5])}{', ...' if len(runs) > 5 else ''})")
+            raise UsageError(f"{self.path} is a folder, but it is not a bigmodel run "
+                             "directory (no config.yaml or spec.json); pass the folder "
+                             "'bigmodel train' wrote")
         self.remove_abandoned_temporaries()
         return self
 
@@ -154,6 +168,22 @@ class RunDir:
             return False
         relative = atomic.final_name(path).relative_to(self.path).as_posix()
         return any(fnmatch.fnmatchcase(relative, pattern) for pattern in OWN_FILES)
+
+    def _runs_inside(self) -> list[str]:
+        """Names of the run directories directly inside this folder (runs/ given for one)."""
+        try:
+            return sorted(folder.name for folder in self.path.iterdir()
+                          if (folder / "spec.json").is_file())
+        except OSError:
+            return []
+
+    def _file_hint(self) -> str:
+        if self.path.name in RUN_FILES:
+            return f"pass the folder that holds it: {self.path.parent}"
+        if self.path.suffix in (".yaml", ".yml"):
+            return (f"a config is trained with 'bigmodel train {self.path}', which writes the "
+                    "run directory to pass here (default runs/<name>)")
+        return "pass the folder 'bigmodel train' wrote (default runs/<name>)"
 
 
 def _summary(paths: list[Path]) -> list[str]:

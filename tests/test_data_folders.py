@@ -69,8 +69,9 @@ def test_image_folder_resizes_labels_and_splits(tmp_path, cache):
 def test_training_and_predict_decode_a_file_alike(tmp_path):
     root = image_folder(tmp_path / "photos", count=2)
     path = root / "cat" / "0.png"
-    pixels, unreadable = images.scan([str(path)], (5, 7, 1), keep_pixels=True)
-    assert unreadable == [] and pixels.shape == (1, 5, 7, 1)
+    scanned = images.scan([str(path)], (5, 7, 1), keep_pixels=True)
+    pixels = scanned.pixels
+    assert scanned.bad == [] and pixels.shape == (1, 5, 7, 1)
     from bigmodel_cli.data.spec import InputSpec
     from bigmodel_cli.predict.inputs import read_inputs
 

@@ -87,8 +87,9 @@ def test_image_folder_round_trip_with_a_skipped_file(runs, tmp_path):
     # A training image, and one of another size and mode that predict must resize the same way.
     write_png(tmp_path / "big.png", np.random.default_rng(1).integers(0, 256, (30, 20, 4)))
     files = [str(root / "photos" / "cat" / "0.png"), str(tmp_path / "big.png")]
-    pixels, unreadable = images.scan(files, (8, 8, 3), keep_pixels=True)
-    assert unreadable == []
+    scanned = images.scan(files, (8, 8, 3), keep_pixels=True)
+    pixels = scanned.pixels
+    assert scanned.bad == []
     expected = as_two_classes(best_model(root / "image_run").predict(
         pixels.astype(np.float32), verbose=0))
     rows = predict_command(root / "image_run", *files)

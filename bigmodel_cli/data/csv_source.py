@@ -50,15 +50,17 @@ def load(data_config, seed: int) -> RawData:
         raise DataError(f"{files[0]}: no feature columns besides the label '{label}'; "
                         "a model needs at least one input column")
     positions = {name: header.index(name) for name in header}
-    skipped, parsed = [], []
+    skipped, parsed, wheres = [], [], []
     for where, fields in rows:
         try:
             parsed.append(parse_row(where, fields, header, columns, positions, label))
+            wheres.append(where)
         except BadRow as bad:
-            if data_config.on_bad_file != "skip":
-                raise DataError(f"{bad}; or set data.on_bad_file: skip to leave bad rows "
-                                "out") from None
+            refuse_unless_skipping(data_config, bad)
             skipped.append(where)
+    for index in reversed(non_finite_labels(data_config, parsed, wheres)):
+        skipped.append(wheres[index])
+        del parsed[index]
     if not parsed:
         raise DataError(f"{data_config.path}: no usable rows")
     task, class_names, y = read_labels(data_config, [target for _, target in parsed])
@@ -72,12 +74,34 @@ def load(data_config, seed: int) -> RawData:
                       "column_names": None if data_config.header else list(header)})
 
 
+def refuse_unless_skipping(data_config, bad: BadRow) -> None:
+    if data_config.on_bad_file != "skip":
+        raise DataError(f"{bad}; or set data.on_bad_file: skip to leave bad rows out") from None
+
+
+def non_finite_labels(data_config, parsed: list, wheres: list[str]) -> list[int]:
+    """Rows whose label is 'nan' or 'inf' among numeric labels: bad rows, not a class named
+    'nan' (which would silently turn a regression into a classification)."""
+    texts = [target for _, target in parsed]
+    if data_config.label_type == "categorical" or not all(map(parses_as_float, texts)):
+        return []
+    found = [index for index, text in enumerate(texts) if not is_number(text)]
+    for index in found:
+        refuse_unless_skipping(data_config, BadRow(
+            f"{wheres[index]}: column '{data_config.label_column}' (the label) holds "
+            f"{texts[index]!r}, not a finite number; fill it in or remove the row"))
+    return found
+
+
 def csv_files(path: str) -> list[str]:
     location = Path(path).expanduser()
     if location.is_dir():
         files = sorted(str(file) for file in location.glob("*.csv"))
     else:
         files = sorted(glob.glob(str(location))) or []
+    if not files and location.is_dir():
+        raise ConfigError(f"data.path: {path} is a folder with no .csv file in it; give a "
+                          "file, a folder of .csv files or a pattern like data/*.txt")
     if not files:
         raise ConfigError(f"data.path: no CSV file at {path}; give a file, a folder of .csv "
                           "files or a pattern like data/*.csv")
@@ -139,15 +163,23 @@ def feature_columns(data_config, header: list[str], rows) -> list[ColumnSpec]:
 
 
 def infer_type(name: str, position: int, rows) -> str:
-    """numeric when (nearly) every value is a number; the rest is caught row by row."""
+    """numeric when (nearly) every value is a number; the rest is caught row by row ('nan' and
+    'inf' count as numbers here, so that they are reported as bad values, not read as
+    categories)."""
     values = [fields[position] for _, fields in rows if position < len(fields)]
-    numbers = sum(is_number(value) for value in values)
+    numbers = sum(parses_as_float(value) for value in values)
     return NUMERIC if values and numbers >= MOSTLY_NUMBERS * len(values) else CATEGORICAL
 
 
 def is_number(value: str) -> bool:
+    """A finite number: what a numeric column or label may hold."""
+    return parses_as_float(value) and math.isfinite(float(value))
+
+
+def parses_as_float(value: str) -> bool:
     try:
-        return math.isfinite(float(value))
+        float(value)
+        return True
     except ValueError:
         return False
 
@@ -174,6 +206,9 @@ def parse_row(where, fields, header, columns, positions, label):
 def number(value: str, where: str, column: str) -> float:
     if is_number(value):
         return float(value)
+    if parses_as_float(value):  # nan, inf: a number, but one no model can learn from
+        raise BadRow(f"{where}: column '{column}' holds {value.strip()!r}, not a finite "
+                     "number; fill in the value or remove the row")
     shown = repr(value) if value.strip() else "nothing"
     raise BadRow(f"{where}: column '{column}' holds {shown}, not a number; fix the row, or "
                  f"declare the column categorical (data.columns: {{{column}: categorical}})")

@@ -23,6 +23,9 @@ ROLES = ("train", "validation", "test")
 def index(data_config, suffixes: tuple[str, ...], what: str):
     """(class names, {role: (files, labels)}) for the roles the folder provides."""
     root = Path(data_config.path).expanduser()
+    if root.is_file():
+        raise ConfigError(f"data.path: {root} is a file; point it at the folder that holds one "
+                          f"sub-folder of {what} files per class")
     if not root.is_dir():
         raise ConfigError(f"data.path: no folder {root}; point it at a folder with one "
                           f"sub-folder of {what} files per class")

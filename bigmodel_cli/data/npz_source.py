@@ -9,26 +9,29 @@ labels are classes.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .checks import require_finite
+from .messages import one_line
 from .spec import BINARY, IMAGE, MULTICLASS, REGRESSION, TEXT, VECTOR, RawData, Split
 
 VALIDATION_SUFFIXES = ("_val", "_valid", "_validation")
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
 
 
 def load(data_config, seed: int) -> RawData:
     path = Path(data_config.path).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"data.path: {path} is a folder; give the .npz file itself")
     if not path.is_file():
         raise ConfigError(f"data.path: no file {path}; give a .npz archive")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npz archive ({error}); object arrays need "
-                        "pickle, so save strings as a unicode array (np.str_)") from None
+    arrays = read_archive(path)
     x_key, y_key = array_keys(path, arrays, data_config)
     splits = {"train": split(path, arrays, x_key, y_key)}
     if x_key.endswith("_train") and y_key.endswith("_train"):
@@ -47,6 +50,44 @@ def load(data_config, seed: int) -> RawData:
                    test=splits.get("test"), input_kind=kind, task=task, class_names=class_names)
 
 
+def read_archive(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz file; DataError saying what the file is when it is not one."""
+    with open(path, "rb") as file:
+        start = file.read(len(NPY_MAGIC))
+    if start.startswith(NPY_MAGIC):
+        raise DataError(f"{path}: a single .npy array (np.save), not an .npz archive; save "
+                        "the inputs and labels together with np.savez(path, x=..., y=...)")
+    if not start.startswith(ZIP_MAGICS):
+        raise DataError(f"{path}: not an npz archive ({describe_start(start)}; np.savez writes "
+                        "a zip of .npy arrays); give the file np.savez wrote")
+    key = None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {}
+            for key in archive.files:
+                arrays[key] = archive[key]
+            return arrays
+    except ValueError as error:
+        if "pickle" not in str(error):
+            raise DataError(f"{path}: array '{key}' is unreadable ({one_line(error)})") from None
+        raise DataError(f"{path}: array '{key}' holds Python objects, which only pickle "
+                        "(unsafe) can read; save strings as a unicode array (np.str_)") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        if not zipfile.is_zipfile(path):  # a zip's directory is at its end
+            problem = f"cut short ({path.stat().st_size:,} bytes, no zip directory at the end)"
+        else:
+            problem = (f"array '{key}' is unreadable" if key else "unreadable") + \
+                f" ({one_line(error)})"
+        raise DataError(f"{path}: a damaged npz archive: {problem}; write it again with "
+                        "np.savez") from None
+
+
+def describe_start(start: bytes) -> str:
+    if not start:
+        return "the file is empty"
+    return f"the file starts with {start!r}"
+
+
 def array_keys(path: Path, arrays: dict, data_config) -> tuple[str, str]:
     keys = list(arrays)
     x_key = data_config.x_key or next((key for key in ("x", "x_train") if key in arrays), None)
@@ -63,6 +104,9 @@ def split(path: Path, arrays: dict, x_key: str, y_key: str) -> Split:
     if len(x) != len(y):
         raise DataError(f"{path}: '{x_key}' has {len(x)} examples but '{y_key}' has {len(y)} "
                         "labels; they must match")
+    for key, values in ((x_key, x), (y_key, arrays[y_key])):
+        require_finite(values, f"{path}: array '{key}'",
+                       "fill in or drop those examples (np.isfinite finds them)")
     return Split(x=x, y=y)
 
 

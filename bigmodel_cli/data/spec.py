@@ -148,3 +148,91 @@ class DataBundle:
 
     def split(self, name: str):
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]
+
+
+# --- the data a run was trained on, against the data read now ----------------------------------
+
+def require_same_data(trained: dict, bundle: DataBundle, where: str, advice: str) -> None:
+    """Raise DataError naming every difference between a run's spec.json (`trained`, as read)
+    and the data `bundle` read now for the same config; `where` names the data, `advice` says
+    what to do (it depends on the command)."""
+    from ..errors import DataError
+
+    found = differences(InputSpec.from_dict(trained["input"]),
+                        TargetSpec.from_dict(trained["target"]),
+                        bundle.input_spec, bundle.target)
+    if found:
+        raise DataError(f"{where}: the data is not what this run was trained on: "
+                        f"{'; '.join(found)}; {advice}")
+
+
+def differences(trained_input: InputSpec, trained_target: TargetSpec,
+                now_input: InputSpec, now_target: TargetSpec) -> list[str]:
+    """What differs, in words, between a run's spec.json and the same config's data read now.
+
+    Only what the saved model depends on: the task, the classes and their order (a label id
+    means a class), the input's kind and shape, a table's columns, an image's pixel range and a
+    token vocabulary that grew. Statistics and vocabularies learned from the training split
+    live inside the model and may drift with the data without making its metrics wrong.
+    """
+    found = []
+    if now_target.task != trained_target.task:
+        found.append(f"the task is now {now_target.task}, it was {trained_target.task}")
+    found += _class_differences(trained_target.class_names, now_target.class_names)
+    if now_input.kind != trained_input.kind:
+        found.append(f"the inputs are now {now_input.kind}, they were {trained_input.kind}")
+        return found
+    if now_input.kind == TABLE:
+        found += _column_differences(trained_input, now_input)
+    elif tuple(now_input.shape) != tuple(trained_input.shape):
+        found.append(f"input shape {_shape(now_input.shape)}, trained on "
+                     f"{_shape(trained_input.shape)}")
+    if now_input.kind == IMAGE and trained_input.scale and now_input.scale \
+            and not np.isclose(now_input.scale, trained_input.scale):
+        ranges = {1.0: "[0, 1]"}
+        found.append(f"pixels now in {ranges.get(now_input.scale, '[0, 255]')}, the model "
+                     f"expects {ranges.get(trained_input.scale, '[0, 255]')}")
+    if now_input.kind == TOKENS and (now_input.vocab_size or 0) > (trained_input.vocab_size or 0):
+        found.append(f"token ids now reach {now_input.vocab_size - 1}, the model knows "
+                     f"{trained_input.vocab_size} ids")
+    return found
+
+
+def _class_differences(trained: list[str], now: list[str]) -> list[str]:
+    added = [name for name in now if name not in trained]
+    removed = [name for name in trained if name not in now]
+    found = []
+    if added:
+        found.append(f"class(es) {', '.join(added)} added")
+    if removed:
+        found.append(f"class(es) {', '.join(removed)} missing")
+    if not added and not removed and now != trained:
+        found.append(f"classes in another order ({', '.join(now)}; trained as "
+                     f"{', '.join(trained)}), so every label id means another class")
+    elif found:
+        found[-1] += (f" (classes now {', '.join(now) or 'none'}; trained on "
+                      f"{', '.join(trained) or 'none'})")
+    return found
+
+
+def _column_differences(trained: InputSpec, now: InputSpec) -> list[str]:
+    trained_types = {column.name: column.type for column in trained.columns or []}
+    now_types = {column.name: column.type for column in now.columns or []}
+    found = []
+    added = [name for name in now_types if name not in trained_types]
+    removed = [name for name in trained_types if name not in now_types]
+    if added:
+        found.append(f"column(s) {', '.join(added)} added")
+    if removed:
+        found.append(f"column(s) {', '.join(removed)} missing")
+    found += [f"column '{name}' is now {now_types[name]}, it was {kind}"
+              for name, kind in trained_types.items()
+              if name in now_types and now_types[name] != kind]
+    if (trained.column_names or now.column_names) and trained.column_names != now.column_names:
+        found.append(f"the header-less columns are now {', '.join(now.column_names or [])}, "
+                     f"they were {', '.join(trained.column_names or [])}")
+    return found
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"

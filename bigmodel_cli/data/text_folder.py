@@ -6,6 +6,8 @@ UTF-8 is named (data.on_bad_file: fail) or left out and counted (skip).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..errors import DataError
@@ -29,11 +31,29 @@ def load(data_config, seed: int) -> RawData:
             kept.append(index)
         if not texts:
             raise DataError(f"no readable text files for the {role} split in {data_config.path}")
+        require_words(texts, labels[kept], class_names, files, role)
         splits[role] = Split(x=np.asarray(texts, dtype=object), y=labels[kept])
     return RawData(
         train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
         input_kind=TEXT, task=BINARY if len(class_names) == 2 else MULTICLASS,
         class_names=class_names, skipped=skipped)
+
+
+def require_words(texts: list[str], labels: np.ndarray, class_names: list[str],
+                  files: list[str], role: str) -> None:
+    """Refuse a split whose files, or one class's files, are all empty: a model would learn
+    from nothing (and an empty vocabulary fails later with no file named)."""
+    blank = np.array([not text.strip() for text in texts])
+    folder = os.path.commonpath([os.path.dirname(path) for path in files])
+    if blank.all():
+        raise DataError(f"{folder}: all {len(texts)} text files of the {role} split are empty; "
+                        "fill them, or point data.path at the folder that holds the texts")
+    for label, name in enumerate(class_names):
+        mine = labels == label
+        if mine.any() and blank[mine].all():
+            raise DataError(f"{os.path.join(folder, name)}: all {int(mine.sum())} text files "
+                            f"of class '{name}' ({role} split) are empty; fill them, or remove "
+                            "the class")
 
 
 def read_text(path: str, on_bad_file: str) -> str | None:

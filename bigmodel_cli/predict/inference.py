@@ -43,16 +43,38 @@ def evaluate(run_dir: Path, split: str = "test", verbose: bool = False,
     if split not in SPLITS:
         raise UsageError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
     run, config, _, _ = load_run(run_dir)
-    model = load_model(run, verbose, unsafe)
-    from .. import data
-
-    bundle = data.load(config.data, config.seed)
+    import_tensorflow(verbose)
+    bundle = load_run_data(run, config)
     dataset = bundle.split(split)
     if dataset is None:
         raise UsageError(f"the run {run.path} has no {split} split; "
                          f"use one of: {', '.join(s for s in SPLITS if bundle.split(s))}")
+    model = load_model(run, verbose, unsafe)
     metrics = model.evaluate(dataset, return_dict=True, verbose=0)
     return {"split": split, "examples": bundle.sizes[split], **metrics}
+
+
+def load_run_data(run: RunDir, config: Config):
+    """The run's data, read again with its config, refused unless it is the data the run was
+    trained on (classes and their order, input shape, columns: what the saved model means)."""
+    from .. import data
+    from ..data.spec import require_same_data
+
+    bundle = data.load(config.data, config.seed)
+    where = config.data.path or config.data.name or config.data.source
+    require_same_data(read_json(run.spec), bundle, where,
+                      "restore the data it was trained on, or train a new run on this data "
+                      "(bigmodel train CONFIG --run-dir NEW_DIR)")
+    trained_sizes = read_json(run.results).get("examples") if run.finished else None
+    if trained_sizes and trained_sizes != bundle.sizes:
+        # Added or removed files move the cut of validation and test from a pool of examples.
+        warn(f"the data now has {_sizes(bundle.sizes)} examples ({_sizes(trained_sizes)} when "
+             "the run trained): splits cut from one pool may now hold examples it trained on")
+    return bundle
+
+
+def _sizes(sizes: dict) -> str:
+    return ", ".join(f"{split} {count:,}" for split, count in sizes.items())
 
 
 def predict(run_dir: Path, arguments: list[str], top_k: int = 3,

@@ -35,10 +35,10 @@ def read_inputs(arguments: list[str], spec: InputSpec) -> tuple[list[str], np.nd
     for argument, path in _expand(arguments, spec):
         if path is not None:
             found = _read_file(path, argument, spec)
-        elif spec.kind == TEXT:
+        elif spec.kind == TEXT and not Path(argument).exists():
             found = [(_short(argument), np.asarray(argument, dtype=object))]
         else:
-            raise UsageError(f"input not found: {argument}; this model takes {_wanted(spec)}")
+            raise _not_an_input(argument, spec)
         for label, example in found:
             labels.append(label)
             examples.append(example)
@@ -80,10 +80,8 @@ def _read_file(path: Path, label: str, spec: InputSpec) -> list[tuple[str, np.nd
     if suffix == ".npy":
         return _split_array(label, _load_array(path), spec)
     if suffix == ".npz":
-        with _open_npz(path) as archive:
-            keys = ["x"] if "x" in archive.files else archive.files
-            return [item for key in keys
-                    for item in _split_array(f"{label}:{key}", archive[key], spec)]
+        return [item for key, array in _open_npz(path).items()
+                for item in _split_array(f"{label}:{key}", array, spec)]
     if suffix in IMAGE_SUFFIXES:
         if spec.kind != IMAGE:
             raise UsageError(f"{path}: an image, but this model takes {_wanted(spec)}")
@@ -92,17 +90,48 @@ def _read_file(path: Path, label: str, spec: InputSpec) -> list[tuple[str, np.nd
 
 
 def _load_array(path: Path) -> np.ndarray:
+    from ..data.messages import one_line
+    from ..data.npz_source import NPY_MAGIC, ZIP_MAGICS, describe_start
+
+    with open(path, "rb") as file:
+        start = file.read(len(NPY_MAGIC))
+    if start.startswith(ZIP_MAGICS):
+        raise UsageError(f"{path}: an .npz archive (np.savez), not a .npy array; rename it "
+                         "to .npz")
+    if not start.startswith(NPY_MAGIC):
+        raise UsageError(f"{path}: not a .npy array ({describe_start(start)}; np.save "
+                         "writes .npy files)")
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise UsageError(f"{path}: not a readable .npy array ({error})") from None
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise UsageError(f"{path}: a damaged .npy array ({one_line(error)}); it may be cut "
+                         "short: save it again") from None
+    _require_finite(array, f"{path}")
+    return array
 
 
-def _open_npz(path: Path):
+def _open_npz(path: Path) -> dict[str, np.ndarray]:
+    """The inputs of an .npz file: its array `x`, else every array in it."""
+    from ..data.npz_source import read_archive
+
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise UsageError(f"{path}: not a readable .npz archive ({error})") from None
+        arrays = read_archive(path)
+    except DataError as error:
+        raise UsageError(str(error)) from None
+    if "x" in arrays:
+        arrays = {"x": arrays["x"]}
+    for key, array in arrays.items():
+        _require_finite(array, f"{path}: array '{key}'")
+    return arrays
+
+
+def _require_finite(array: np.ndarray, what: str) -> None:
+    from ..data.checks import require_finite
+
+    try:
+        require_finite(array, what, "a model cannot predict from it; fill in those values")
+    except DataError as error:
+        raise UsageError(str(error)) from None
 
 
 def _split_array(name: str, array: np.ndarray, spec: InputSpec) -> list[tuple[str, np.ndarray]]:
@@ -120,16 +149,18 @@ def _split_array(name: str, array: np.ndarray, spec: InputSpec) -> list[tuple[st
 def _read_image(path: Path, spec: InputSpec) -> np.ndarray:
     import tensorflow as tf
 
-    from ..data.images import decode_image, tensorflow_reason
+    from ..data.images import decode_file, tensorflow_reason
 
-    height, width, channels = spec.shape
     try:
         # The same decoding and resizing as training on an image folder: the same pixels.
-        image = decode_image(path.read_bytes(), height, width, channels)
+        image, damage = decode_file(path, tuple(spec.shape))
     except (tf.errors.OpError, OSError) as error:
         raise UsageError(f"{path}: cannot read the image ({tensorflow_reason(error)})") from None
+    if damage:  # training leaves such files out too (or names them): no guess from gray pixels
+        raise UsageError(f"{path}: the image is damaged (the decoder reports: {damage}); "
+                         "replace it")
     # Pixels stay in [0, 255]: the model rescales them itself, as in training.
-    return image.numpy().astype(np.float32)
+    return image.astype(np.float32)
 
 
 def _read_lines(path: Path, name: str, spec: InputSpec) -> list[tuple[str, np.ndarray]]:
@@ -167,7 +198,7 @@ def _read_tables(arguments: list[str], spec: InputSpec) -> tuple[list[str], dict
     columns: dict[str, list] = {column.name: [] for column in spec.columns}
     for argument, path in _expand(arguments, spec):
         if path is None:
-            raise UsageError(f"input not found: {argument}; this model takes {_wanted(spec)}")
+            raise _not_an_input(argument, spec)
         for label, row in _read_csv_rows(path, argument, spec):
             labels.append(label)
             for name, value in row.items():
@@ -217,6 +248,14 @@ def _read_csv_rows(path: Path, name: str, spec: InputSpec):
                 value = value.strip()
             row[column.name] = value
         yield where, row
+
+
+def _not_an_input(argument: str, spec: InputSpec) -> UsageError:
+    """The error for an argument that is no input: say what it is when it exists."""
+    if Path(argument).exists():  # folders are read by _expand: this is a device, socket, pipe
+        return UsageError(f"{argument} is not a regular file (a device, socket or pipe); this "
+                          f"model takes {_wanted(spec)}")
+    return UsageError(f"input not found: {argument}; this model takes {_wanted(spec)}")
 
 
 def _wanted(spec: InputSpec) -> str:

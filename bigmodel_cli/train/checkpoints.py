@@ -15,6 +15,7 @@ import json
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -153,20 +154,53 @@ def load_checkpoint(candidates: list[Path], unsafe: bool, warn: Callable[[str], 
     from ..errors import RunError, UsageError
     from . import optimizer  # noqa: F401  registers bigmodel's schedules
 
-    problem = None
+    problems = []
     for index, path in enumerate(candidates):
-        try:
-            return keras.models.load_model(path, safe_mode=not unsafe)
-        except ValueError as error:
-            if "safe_mode" in str(error):
-                raise UsageError(
-                    f"{path} holds Python code (e.g. a Lambda layer) that loading would run; "
-                    "if you trust where it came from, pass --unsafe") from None
-            problem = error
-        except (OSError, KeyError, EOFError, zipfile.BadZipFile) as error:
-            problem = error
-        reason = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
+        # Keras calls a file that is not a zip archive "File not found": say what it is.
+        problem = _not_an_archive(path)
+        if problem is None:
+            try:
+                return keras.models.load_model(path, safe_mode=not unsafe)
+            except ValueError as error:
+                if "safe_mode" in str(error):
+                    raise UsageError(
+                        f"{path} holds Python code (e.g. a Lambda layer) that loading would "
+                        "run; if you trust where it came from, pass --unsafe") from None
+                problem = _damaged_member(path) or f"is unreadable ({_first_line(error)})"
+            except (OSError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+                problem = _damaged_member(path) or f"is unreadable ({_first_line(error)})"
+        problems.append(f"{path} {problem}")
         if index + 1 < len(candidates):
-            warn(f"{path} is unreadable ({reason}); using {candidates[index + 1]}")
-    raise RunError(f"no readable checkpoint among {', '.join(map(str, candidates))}: {reason}; "
-                   "train again with --restart")
+            warn(f"{problems[-1]}; using {candidates[index + 1]}")
+    raise RunError(f"no readable checkpoint: {'; '.join(problems)}; train again with --restart")
+
+
+def _not_an_archive(path: Path) -> str | None:
+    """What a checkpoint path is when it cannot be a .keras file (a zip archive), or None."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder, not a .keras file"
+    if not path.exists():
+        return "is missing"
+    size = path.stat().st_size
+    if not size:
+        return "is damaged: the file is empty"
+    if not zipfile.is_zipfile(path):
+        return (f"is damaged: not a complete .keras archive ({size:,} bytes; cut short by a "
+                "full disk or an interrupted copy?)")
+    return None
+
+
+def _damaged_member(path: Path) -> str | None:
+    """Which part of a .keras archive fails its checksum, or None (checked after a failure:
+    reading every byte again is not worth it for a checkpoint that loads)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        return f"is damaged ({_first_line(error)})"
+    return f"is damaged: {broken} inside it fails its checksum" if broken else None
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
