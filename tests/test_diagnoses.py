@@ -343,3 +343,16 @@ def test_predict_names_a_damaged_image_without_the_decoder_noise(runs, tmp_path)
     assert len(lines) == 1 and lines[0].startswith(
         f"error: {tmp_path / 'damaged.jpg'}: the image is damaged (the decoder reports: "
         "Corrupt JPEG data: ") and lines[0].endswith("); replace it")
+
+
+def test_extending_a_run_refuses_data_that_changed(runs, tmp_path):
+    """A resumed or extended run trains on the data it was trained on, or not at all."""
+    run_dir, photos = copy_run(*runs["image"], tmp_path)
+    shutil.copytree(photos / "cat", photos / "bird")
+    before = (run_dir / "spec.json").read_bytes()
+    result = bigmodel("train", run_dir / "config.yaml", "--run-dir", run_dir, "--extend",
+                      "--set", "training.epochs=3")
+    assert result.returncode == 1, result.stderr
+    assert "the data is not what this run was trained on" in result.stderr
+    assert "class(es) bird added" in result.stderr and "--restart" in result.stderr
+    assert (run_dir / "spec.json").read_bytes() == before  # nothing rewritten

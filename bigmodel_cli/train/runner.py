@@ -17,6 +17,7 @@ from rich.console import Console
 from .. import __version__, atomic
 from .. import config as config_module
 from ..config.schema import Config
+from ..data.spec import require_same_data
 from ..errors import UsageError
 from ..runs import RunDir, read_json, write_json
 from ..runtime import distribute, keras_compat, precision
@@ -97,6 +98,9 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     console.print(f"data: {config.data.source}/{dataset_name}: {sizes}", highlight=False)
     if bundle.skipped:
         console.print(bundle.skipped_note, highlight=False, markup=False)
+    if begin.weights and run.spec.exists():  # a resume or an extension: the same data only
+        require_same_data(read_json(run.spec), bundle, str(run.path),
+                          "use --restart to train on this data, or another --run-dir")
 
     # --- model and optimizer, built inside the strategy's scope ---------------------------------
     training = config.training
