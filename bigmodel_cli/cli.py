@@ -20,6 +20,7 @@ from rich.console import Console
 from . import __version__
 from .cli_help import ClickException, Commands, choices, error_line
 from .errors import BigModelError
+from .names import DATA_SOURCES, MODEL_FAMILIES, one_of
 
 app = Commands(add_completion=False, pretty_exceptions_enable=False,
                help="Train Keras models from YAML configs, on CPU, GPU or TPU.",
@@ -286,14 +287,13 @@ def data_inspect(config: ConfigPath, overrides: Overrides = None,
 @app.command(epilog="""bigmodel init > my_config.yaml
                          bigmodel init --family rnn --dataset imdb > my_config.yaml""")
 def init(family: Annotated[str | None, typer.Option(
-             help="mlp, cnn, rnn or transformer (default: cnn; mlp for tables, vectors, npz).",
+             help=f"{one_of(MODEL_FAMILIES)} (default: cnn; mlp for tables, vectors, npz).",
              show_default=False)] = None,
          dataset: Annotated[str | None, typer.Option(
              help="e.g. digits, iris, mnist, cifar10, imdb, or any tfds name.",
              show_default=False)] = None,
          source: Annotated[str | None, typer.Option(
-             help="synthetic, sklearn, keras, tfds, image_folder, text_folder, csv or npz "
-                  "(default: from the dataset).",
+             help=f"{one_of(DATA_SOURCES)} (default: from the dataset).",
              show_default=False)] = None,
          debug: Debug = False) -> None:
     """Print a commented starter config."""

@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import unknown_name
+from ..names import MODEL_FAMILIES  # noqa: F401 - re-exported beside MODEL_CLASSES
 from .known_names import OPTIMIZERS as OPTIMIZER_TABLE
-from .schema_base import Fraction, PositiveFloat, PositiveInt, Section
+from .schema_base import Fraction, PositiveFloat, PositiveInt, Section, keyed_by, one_of_sections
 from .schema_data import (  # noqa: F401 - re-exported: the data section is part of the schema
     DATA_CLASSES,
     DATA_SOURCES,
@@ -95,10 +96,9 @@ class TransformerConfig(ModelBase):
         return self
 
 
-ModelConfig = Annotated[
-    MlpConfig | CnnConfig | RnnConfig | TransformerConfig, Field(discriminator="family")
-]
-MODEL_FAMILIES = ("mlp", "cnn", "rnn", "transformer")
+# {family: section class}, in names.MODEL_FAMILIES' order (tests/test_names.py checks it).
+MODEL_CLASSES = keyed_by("family", MlpConfig, CnnConfig, RnnConfig, TransformerConfig)
+ModelConfig = one_of_sections("family", MODEL_CLASSES)
 
 
 # --- optimizer ----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter, field_validator, model_validator
 
 from ..errors import unknown_name
-from .schema_base import Fraction, PositiveInt, Section
+from ..names import DATA_SOURCES  # noqa: F401 - re-exported beside DATA_CLASSES
+from .schema_base import Fraction, PositiveInt, Section, keyed_by, one_of_sections
 
 INPUT_KINDS = ("vector", "image", "tokens", "text")
 COLUMN_TYPES = ("numeric", "categorical", "text")
@@ -182,19 +183,12 @@ class NpzData(ImageOptions, TextOptions, SharedOptions, FileData):
     y_key: str | None = Field(None, description="label array (default y or y_train)")
 
 
-DATA_CLASSES = {
-    "synthetic": SyntheticData, "sklearn": SklearnData, "keras": KerasData, "tfds": TfdsData,
-    "image_folder": ImageFolderData, "text_folder": TextFolderData, "csv": CsvData,
-    "npz": NpzData,
-}
-DATA_SOURCES = tuple(DATA_CLASSES)
+# {source: section class}, in names.DATA_SOURCES' order (tests/test_names.py checks it).
+DATA_CLASSES = keyed_by("source", SyntheticData, SklearnData, KerasData, TfdsData,
+                        ImageFolderData, TextFolderData, CsvData, NpzData)
 FILE_SOURCES = tuple(source for source, data_class in DATA_CLASSES.items()
                      if issubclass(data_class, FileData))  # they read data.path
-DataSection = Annotated[
-    SyntheticData | SklearnData | KerasData | TfdsData | ImageFolderData | TextFolderData
-    | CsvData | NpzData,
-    Field(discriminator="source"),
-]
+DataSection = one_of_sections("source", DATA_CLASSES)
 
 # The default of every data key, for reading a key the chosen source does not take.
 SETTINGS_OF_OTHER_SOURCES = {

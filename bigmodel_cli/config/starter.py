@@ -9,15 +9,16 @@ from __future__ import annotations
 import typing
 
 from ..data import keras_source, sklearn_source
-from ..data.spec import IMAGE, TABLE, TEXT, VECTOR
+from ..data.spec import IMAGE, TABLE, TEXT, TOKENS, VECTOR
 from ..errors import UsageError, did_you_mean, unknown_name
+from ..names import DATA_SOURCES, MODEL_FAMILIES
 from ..train.dryrun import SKLEARN_SHAPES
 from . import schema
 from .yamlio import align_comments, flow
 
 DEFAULT_FAMILY = "cnn"
 DEFAULT_DATASETS = {"sklearn": "digits", "keras": "mnist", "tfds": "mnist"}
-SYNTHETIC_KINDS = {"mlp": "vector", "cnn": "image", "rnn": "tokens", "transformer": "text"}
+SYNTHETIC_KINDS = {"mlp": VECTOR, "cnn": IMAGE, "rnn": TOKENS, "transformer": TEXT}  # per family
 # The input kind of each file source (an npz archive may hold any), and the placeholders the
 # user replaces: (key, value, what to fill in).
 FILE_KINDS = {"image_folder": IMAGE, "text_folder": TEXT, "csv": TABLE, "npz": None}
@@ -32,8 +33,6 @@ PLACEHOLDERS = {
 }
 # Families that cannot read an input kind, and what to use instead.
 UNSUPPORTED = {("cnn", VECTOR): "mlp", ("cnn", TABLE): "mlp"}
-MODEL_CLASSES = {"mlp": schema.MlpConfig, "cnn": schema.CnnConfig, "rnn": schema.RnnConfig,
-                 "transformer": schema.TransformerConfig}
 UNSET = object()
 # Advice the schema does not carry, by (section, key).
 COMMENTS = {
@@ -51,11 +50,11 @@ def starter_config(family: str | None = None, dataset: str | None = None,
 
     Without a family: cnn, or mlp for inputs a cnn cannot read (vectors, tables, any npz).
     """
-    if family is not None and family not in MODEL_CLASSES:
-        raise UsageError("--family: " + unknown_name("model family", family, MODEL_CLASSES))
+    if family is not None and family not in MODEL_FAMILIES:
+        raise UsageError("--family: " + unknown_name("model family", family, MODEL_FAMILIES))
     source = source or infer_source(dataset)
-    if source not in schema.DATA_SOURCES:
-        raise UsageError("--source: " + unknown_name("data source", source, schema.DATA_SOURCES))
+    if source not in DATA_SOURCES:
+        raise UsageError("--source: " + unknown_name("data source", source, DATA_SOURCES))
     if source in ("synthetic", *FILE_KINDS) and dataset:
         raise UsageError(f"--dataset {dataset}: {source} data has no name; drop --dataset "
                          "or pick another --source")
@@ -156,7 +155,7 @@ def _data_rows(source: str, dataset: str | None, kind: str | None) -> list:
 
 
 def _model_rows(family: str) -> list:
-    model_class = MODEL_CLASSES[family]
+    model_class = schema.MODEL_CLASSES[family]
     own = [key for key in model_class.model_fields if key not in schema.ModelBase.model_fields]
     shared = list(schema.ModelBase.model_fields)
     return _section("model", model_class, dict.fromkeys(own + shared, UNSET) | {"family": family})

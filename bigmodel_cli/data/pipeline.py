@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..names import TEXT_SPECIAL_TOKENS
 from . import augment, images, tables
 from .spec import (
     IMAGE,
@@ -34,8 +35,7 @@ from .splits import cap_examples, cut_splits, random_generator
 VARIANCE_FLOOR = 1e-12
 DEFAULT_TEXT_VOCABULARY = 20_000
 DEFAULT_TEXT_LENGTH = 128
-# TextVectorization reserves id 0 for padding and id 1 for unknown words.
-RESERVED_TEXT_TOKENS = 2
+RESERVED_TEXT_TOKENS = len(TEXT_SPECIAL_TOKENS)  # ids 0 (padding) and 1 (unknown words)
 SKIPPED_NAMES_SHOWN = 5  # skipped files named in the log; all are counted
 CACHE_ORDER_STREAM = 2  # random stream of the cache file's order (splits use 0, 1)
 

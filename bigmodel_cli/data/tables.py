@@ -11,6 +11,7 @@ from collections import Counter
 import numpy as np
 
 from ..errors import DataError
+from ..names import TEXT_SPECIAL_TOKENS
 from .spec import CATEGORICAL, NUMERIC, TABLE, TEXT, ColumnSpec, InputSpec
 
 VARIANCE_FLOOR = 1e-12  # as for vectors: a constant column only has its mean subtracted
@@ -60,15 +61,15 @@ def describe_column(column: ColumnSpec, values: np.ndarray, data_config) -> Colu
 
 
 def text_vocabulary(texts: np.ndarray, data_config) -> list[str]:
-    """Words of the training texts, most frequent first, without TextVectorization's '' and
-    '[UNK]' (a vectorizer given this vocabulary adds them back itself)."""
+    """Words of the training texts, most frequent first, without TextVectorization's special
+    tokens (a vectorizer given this vocabulary adds them back itself)."""
     import keras
 
     vectorizer = keras.layers.TextVectorization(
         max_tokens=data_config.vocab_size or DEFAULT_TEXT_VOCABULARY,
         standardize=standardize_option(data_config.standardize))
     vectorizer.adapt(texts)
-    return [str(word) for word in vectorizer.get_vocabulary()[2:]]
+    return [str(word) for word in vectorizer.get_vocabulary()[len(TEXT_SPECIAL_TOKENS):]]
 
 
 def standardize_option(name: str | None):

@@ -17,11 +17,8 @@ import keras
 from ..data.spec import CATEGORICAL, IMAGE, NUMERIC, TABLE, TEXT, TOKENS, VECTOR, InputSpec
 from ..data.tables import input_name, standardize_option
 from ..errors import ConfigError
+from ..names import TEXT_SPECIAL_TOKENS
 from .layers import MaskedGlobalPooling1D
-
-# TextVectorization keeps index 0 for padding and 1 for out-of-vocabulary words. A vocabulary
-# taken from `get_vocabulary()` already starts with them; one learned elsewhere may not.
-TEXT_SPECIAL_TOKENS = ["", "[UNK]"]
 
 
 def model_inputs(input_spec: InputSpec):
@@ -128,9 +125,12 @@ def _text_column(texts, column, name: str, standardize: str | None):
 
 
 def text_vocabulary(input_spec: InputSpec) -> list[str]:
-    """The vocabulary without TextVectorization's special tokens, which it adds by itself."""
+    """The vocabulary without TextVectorization's special tokens, which it adds by itself.
+
+    A vocabulary taken from `get_vocabulary()` starts with them; one learned elsewhere may not.
+    """
     words = list(input_spec.vocabulary)
-    if words[: len(TEXT_SPECIAL_TOKENS)] == TEXT_SPECIAL_TOKENS:
+    if tuple(words[: len(TEXT_SPECIAL_TOKENS)]) == TEXT_SPECIAL_TOKENS:
         words = words[len(TEXT_SPECIAL_TOKENS):]
     return words
 
