@@ -37,5 +37,11 @@ bench: install
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/startup.py
 
+# Peak memory of one epoch by data size and data.cache (5k and 50k images, 200 MB of text); it
+# writes its data into benchmarks/.data once. A one-minute smoke run: benchmarks/memory.py --quick
+.PHONY: bench-memory
+bench-memory: install
+	$(BIN)/python benchmarks/memory.py
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
