@@ -177,7 +177,7 @@ def text_spec(train_x: np.ndarray, data_config) -> InputSpec:
         output_sequence_length=length,
         standardize=tables.standardize_option(data_config.standardize))
     vectorizer.adapt(train_x)
-    # Without '' and '[UNK]': TextVectorization(vocabulary=...) adds them back itself.
+    # Without TEXT_SPECIAL_TOKENS: TextVectorization(vocabulary=...) adds them back itself.
     vocabulary = [str(word) for word in vectorizer.get_vocabulary()[RESERVED_TEXT_TOKENS:]]
     return InputSpec(
         kind=TEXT, shape=(), dtype="string", vocabulary=vocabulary, sequence_length=length,
