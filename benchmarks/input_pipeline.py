@@ -63,7 +63,7 @@ def pipeline_rate(dataset, passes: int = 2) -> float:
 
 def training_step_rate(bundle, root: Path, batches: int, tf) -> float:
     """The runner's model and speed settings (XLA and steps per execution chosen as `auto`)."""
-    from bigmodel_cli import models
+    from bigmodel_cli import models, tasks
     from bigmodel_cli.config.schema import Config
     from bigmodel_cli.train import optimizer as optim
     from bigmodel_cli.train import performance
@@ -76,7 +76,7 @@ def training_step_rate(bundle, root: Path, batches: int, tf) -> float:
     model.compile(optimizer=optim.build_optimizer(config.optimizer, batches),
                   **performance.compile_options(config, model, tf.distribute.get_strategy(),
                                                 batches),
-                  **models.compile_arguments("multiclass"))
+                  **tasks.get("multiclass").compile_arguments(bundle.target))
     images, labels = next(iter(bundle.train))
     one_batch = tf.data.Dataset.from_tensors((images, labels)).repeat()
     model.fit(one_batch, steps_per_epoch=batches, epochs=1, verbose=0)  # trace and warm up

@@ -210,11 +210,13 @@ def test_monitors_of_logged_metrics_validate(tmp_path, text):
 def test_the_metrics_of_each_task_are_what_the_model_compiles():
     import keras
 
-    from bigmodel_cli import models
+    from bigmodel_cli import tasks
+    from bigmodel_cli.data.spec import TargetSpec
 
     for task, metrics in config_checks.TASK_METRICS.items():
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-        model.compile(optimizer="sgd", **models.compile_arguments(task))
+        target = TargetSpec(task, ["a", "b"])
+        model.compile(optimizer="sgd", **tasks.get(task).compile_arguments(target))
         assert config_checks.metric_names(model) == ["loss", *metrics], task
 
 

@@ -62,7 +62,9 @@ def test_sklearn_table_matches_the_real_data(name):
     bundle = data.load(data_config, 0)
     assert (table_spec.kind, tuple(table_spec.shape)) == \
         (bundle.input_spec.kind, tuple(bundle.input_spec.shape))
-    assert table_target == bundle.target
+    # Regression statistics need the data; the dry run only knows the kind of target.
+    assert (table_target.task, table_target.class_names) == \
+        (bundle.target.task, bundle.target.class_names)
 
 
 def fake_load_data(shape, classes):

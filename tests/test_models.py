@@ -12,15 +12,11 @@ import keras
 import numpy as np
 import pytest
 
+from bigmodel_cli import tasks
 from bigmodel_cli.config.schema import CnnConfig, MlpConfig, RnnConfig, TransformerConfig
 from bigmodel_cli.data.spec import InputSpec, TargetSpec
 from bigmodel_cli.errors import ConfigError
-from bigmodel_cli.models import (
-    MODELS,
-    build_model,
-    compile_arguments,
-    resolve_task,
-)
+from bigmodel_cli.models import MODELS, build_model
 from bigmodel_cli.models.layers import (
     MaskedGlobalPooling1D,
     TokenAndPositionEmbedding,
@@ -116,6 +112,10 @@ def _seed():
     keras.utils.set_random_seed(0)
 
 
+def compile_arguments(task: str) -> dict:
+    return tasks.get(task).compile_arguments(TARGETS[task])
+
+
 def build_and_fit(spec, task, config, run_eagerly=True):
     # Eager steps by default: tracing a graph per tiny model would dominate the test time.
     # test_fit_in_graph_mode covers the traced path that the runner uses.
@@ -188,9 +188,10 @@ def test_head_shape_range_and_float32(task):
     model, inputs, history = build_and_fit(spec, task, MlpConfig(family="mlp", hidden_units=[4]))
     metric = "mae" if task == "regression" else "accuracy"
     assert metric in history.history
-    head = model.get_layer("predictions")
-    assert head is model.layers[-1]
+    head = model.get_layer("standardized" if task == "regression" else "predictions")
+    assert model.layers[-1].name == "predictions"
     assert head.dtype_policy.compute_dtype == "float32"
+    assert model.layers[-1].dtype_policy.compute_dtype == "float32"
     outputs = keras.ops.convert_to_numpy(model(inputs))
     if task == "multiclass":
         assert outputs.shape == (EXAMPLES, 3)
@@ -225,7 +226,7 @@ def test_output_stays_float32_under_mixed_precision(family):
 @pytest.mark.parametrize(("task", "loss", "metric"), [
     ("multiclass", keras.losses.SparseCategoricalCrossentropy, "accuracy"),
     ("binary", keras.losses.BinaryCrossentropy, "accuracy"),
-    ("regression", keras.losses.MeanSquaredError, "mae"),
+    ("regression", keras.losses.MeanSquaredError, "mae"),  # of standardized targets
 ])
 def test_compile_arguments(task, loss, metric):
     arguments = compile_arguments(task)
@@ -237,8 +238,8 @@ def test_compile_arguments(task, loss, metric):
 
 def test_resolve_task_prefers_the_config_unless_auto():
     binary = TargetSpec("binary", ["no", "yes"])
-    assert resolve_task(binary, MlpConfig(family="mlp")) == "binary"
-    assert resolve_task(binary, MlpConfig(family="mlp", task="multiclass")) == "multiclass"
+    assert tasks.resolve(binary, MlpConfig(family="mlp").task).name == "binary"
+    assert tasks.resolve(binary, "multiclass").name == "multiclass"
 
 
 def test_binary_data_can_train_a_two_class_softmax():
@@ -250,14 +251,15 @@ def test_binary_data_can_train_a_two_class_softmax():
 FIVE_CLASSES = TargetSpec("multiclass", list("abcde"))
 CONFIG_ERRORS = [
     pytest.param(make_spec("vector"), FIVE_CLASSES, MlpConfig(family="mlp", task="binary"),
-                 "'binary' needs 2 classes, but the data has 5; use task: multiclass",
+                 "'binary' needs 2 classes, but the data has 5 classes; use task: multiclass",
                  id="binary-with-five-classes"),
     pytest.param(make_spec("vector"), FIVE_CLASSES, MlpConfig(family="mlp", task="regression"),
                  "needs continuous targets, but the data has 5 classes",
                  id="regression-on-classes"),
     pytest.param(make_spec("vector"), TARGETS["regression"],
                  MlpConfig(family="mlp", task="multiclass"),
-                 "needs class labels, but the data has continuous targets", id="classes-on-values"),
+                 "needs class labels .*, but the data has continuous targets; use task: regression",
+                 id="classes-on-values"),
     pytest.param(make_spec("vector"), FIVE_CLASSES, CnnConfig(family="cnn"),
                  "'cnn' needs image, tokens or text inputs, got vector inputs; use family: mlp",
                  id="cnn-on-vector"),

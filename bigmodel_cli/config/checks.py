@@ -89,14 +89,16 @@ def _data_tasks(config: Config) -> list[str]:
     if data.source in ("keras", "image_folder", "text_folder"):
         return classification  # class labels, or class folders
     if data.source == "csv" and data.label_type != "auto":
-        return ["regression"] if data.label_type == "numeric" else classification
+        return {"numeric": ["regression"], "multilabel": ["multilabel"]}.get(
+            data.label_type, classification)
     if data.source == "sklearn" and not all(
             monitor.removeprefix(VALIDATION_PREFIX) == "loss" for _, monitor in monitored(config)):
         from ..train.dryrun import SKLEARN_SHAPES  # numpy: only when the task matters
 
         if data.name in SKLEARN_SHAPES:
             return classification if SKLEARN_SHAPES[data.name][2] else ["regression"]
-    return list(TASK_METRICS)
+    # Several labels per example come only from CSV label values like 'a|b'.
+    return ["multiclass", "regression"] + (["multilabel"] if data.source == "csv" else [])
 
 
 def metric_names(model) -> list[str]:

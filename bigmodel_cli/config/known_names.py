@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..tasks.names import METRICS
+
 
 class OptimizerKeywords(NamedTuple):
     class_name: str  # keras.optimizers.<class_name>
@@ -51,10 +53,6 @@ def optimizer_keywords(name: str) -> tuple[str, ...]:
     return OPTIMIZERS[name].own + COMMON_OPTIMIZER_KEYWORDS
 
 
-# The metrics `models.compile_arguments` compiles for each task. Keras logs each under its
-# name, and under val_<name> for the validation data; the loss is always logged as `loss`.
-TASK_METRICS = {
-    "multiclass": ("accuracy",),
-    "binary": ("accuracy",),
-    "regression": ("mae",),
-}
+# The metrics each task compiles, from the tasks' own table. Keras logs each under its name,
+# and under val_<name> for the validation data; the loss is always logged as `loss`.
+TASK_METRICS = METRICS

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..errors import unknown_name
 from ..names import MODEL_FAMILIES  # noqa: F401 - re-exported beside MODEL_CLASSES
+from ..tasks.names import CONFIG_CHOICES as TASKS
 from .known_names import OPTIMIZERS as OPTIMIZER_TABLE
 from .schema_base import Fraction, PositiveFloat, PositiveInt, Section, keyed_by, one_of_sections
 from .schema_data import (  # noqa: F401 - re-exported: the data section is part of the schema
@@ -28,7 +29,6 @@ from .schema_data import (  # noqa: F401 - re-exported: the data section is part
     with_default_source,
 )
 
-TASKS = ("auto", "multiclass", "binary", "regression")
 # Names accepted by optimizer.name, kept in a table so validation needs no TensorFlow.
 OPTIMIZERS = tuple(OPTIMIZER_TABLE)
 

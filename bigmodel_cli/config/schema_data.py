@@ -158,8 +158,9 @@ class TextFolderData(TextOptions, FolderOptions, SharedOptions, FileData):
 class CsvData(TextOptions, SharedOptions, FileData):
     source: Literal["csv"]
     label_column: str = Field(description="the column to predict")
-    label_type: Literal["auto", "categorical", "numeric"] = Field(
-        "auto", description="auto: numbers with a fraction are regression, else classes")
+    label_type: Literal["auto", "categorical", "numeric", "multilabel"] = Field(
+        "auto", description="auto: numbers with a fraction are regression, values with '|' "
+        "multilabel, else classes")
     columns: dict[str, Literal[COLUMN_TYPES]] | None = Field(
         None, description="feature columns and types; null: all, numeric or categorical")
     header: bool = Field(True, description="files start with a row of column names")

@@ -6,6 +6,8 @@ columns. Without data.columns every other column is a feature: numeric when all 
 numbers, categorical otherwise. A bad row (a wrong number of fields, text in a numeric column,
 an empty label) is named by file, line and column, or left out and counted with
 data.on_bad_file: skip. The rows become a numpy structured array, one field per feature.
+Label values holding '|' ("comedy|drama") make a multilabel target: several labels per row,
+carried as multi-hot rows.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError, did_you_mean
+from ..tasks.names import classification_task
 from .spec import (
-    BINARY,
     CATEGORICAL,
-    MULTICLASS,
+    MULTILABEL,
     NUMERIC,
     REGRESSION,
     TABLE,
@@ -32,6 +34,7 @@ from .spec import (
 )
 
 MOSTLY_NUMBERS = 0.9  # an inferred column this numeric is a numeric column with typos
+LABEL_SEPARATOR = "|"  # between the labels of a multilabel row
 
 
 class BadRow(Exception):
@@ -216,6 +219,9 @@ def number(value: str, where: str, column: str) -> float:
 
 def read_labels(data_config, texts: list[str]) -> tuple[str, list[str], np.ndarray]:
     """(task, class names, y) from the label texts."""
+    if data_config.label_type == "multilabel" or (
+            data_config.label_type == "auto" and any(LABEL_SEPARATOR in text for text in texts)):
+        return multilabel_labels(data_config, texts)
     numbers = [float(text) if is_number(text) else None for text in texts]
     all_numbers = all(value is not None for value in numbers)
     regression = data_config.label_type == "numeric" or (
@@ -237,5 +243,19 @@ def read_labels(data_config, texts: list[str]) -> tuple[str, list[str], np.ndarr
         raise DataError(f"column '{data_config.label_column}' has one class "
                         f"({class_names[0]!r}); a classifier needs at least two")
     ids = {name: index for index, name in enumerate(class_names)}
-    task = BINARY if len(class_names) == 2 else MULTICLASS
+    task = classification_task(len(class_names))
     return task, class_names, np.asarray([ids[text] for text in texts], np.int32)
+
+
+def multilabel_labels(data_config, texts: list[str]) -> tuple[str, list[str], np.ndarray]:
+    """(multilabel, label names, multi-hot y) from texts like 'comedy|drama'."""
+    rows = [{label.strip() for label in text.split(LABEL_SEPARATOR)} - {""} for text in texts]
+    names = sorted(set().union(*rows))
+    if len(names) < 2:
+        raise DataError(f"column '{data_config.label_column}' has {len(names)} distinct "
+                        f"label(s) {names}; a multilabel target needs at least two")
+    ids = {name: index for index, name in enumerate(names)}
+    y = np.zeros((len(rows), len(names)), np.uint8)
+    for row, labels in enumerate(rows):
+        y[row, [ids[label] for label in labels]] = 1
+    return MULTILABEL, names, y

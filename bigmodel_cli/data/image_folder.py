@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
+from ..tasks.names import classification_task
 from . import folders, images
-from .spec import BINARY, IMAGE, MULTICLASS, RawData, Split
+from .spec import IMAGE, RawData, Split
 
 
 def load(data_config, seed: int) -> RawData:
@@ -37,7 +38,7 @@ def load(data_config, seed: int) -> RawData:
         splits[role] = Split(x=x, y=labels[readable])
     return RawData(
         train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
-        input_kind=IMAGE, task=BINARY if len(class_names) == 2 else MULTICLASS,
+        input_kind=IMAGE, task=classification_task(len(class_names)),
         class_names=class_names, image_files=None if in_memory else shape, skipped=skipped)
 
 

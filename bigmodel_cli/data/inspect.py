@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import atomic
+from .. import atomic, tasks
 from ..runtime.tfenv import import_tensorflow
 from .spec import IMAGE, REGRESSION, TABLE, TEXT, TOKENS, DataBundle, InputSpec
 
@@ -48,18 +48,9 @@ def inspect(config, output: Path, examples: int = 16, verbose: bool = False) -> 
 
 def class_balance(bundle: DataBundle) -> dict:
     """{split: {class name: count}}, or for regression {split: {min, mean, max}}."""
-    balance = {}
-    for split, labels in bundle.labels.items():
-        if labels is None:
-            continue
-        if bundle.target.task == REGRESSION:
-            balance[split] = {"min": float(labels.min()), "mean": float(labels.mean()),
-                              "max": float(labels.max())}
-            continue
-        counts = np.bincount(labels, minlength=bundle.target.num_classes)
-        balance[split] = {name: int(count)
-                          for name, count in zip(bundle.target.class_names, counts, strict=True)}
-    return balance
+    task = tasks.get(bundle.target.task)
+    return {split: task.label_counts(labels, bundle.target)
+            for split, labels in bundle.labels.items() if labels is not None}
 
 
 def describe_input(spec: InputSpec) -> dict:
@@ -125,9 +116,7 @@ def first_examples(dataset, count: int):
 
 
 def label_name(bundle: DataBundle, label) -> str:
-    if bundle.target.task == REGRESSION:
-        return f"{float(label):.4g}"
-    return bundle.target.class_names[int(label)]
+    return tasks.get(bundle.target.task).label_text(label, bundle.target)
 
 
 def plain(value):

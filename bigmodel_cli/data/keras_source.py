@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, lookup
+from ..tasks.names import classification_task
 from .messages import one_line
-from .spec import BINARY, IMAGE, MULTICLASS, TEXT, RawData, Split
+from .spec import IMAGE, TEXT, RawData, Split
 
 KERAS_STORAGE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 DEFAULT_NUM_WORDS = 10_000
@@ -97,7 +98,7 @@ def load(data_config, seed: int) -> RawData:
         raise DataError(
             f"could not load keras dataset '{data_config.name}': {one_line(error)}") from error
     class_names = list(dataset.class_names) or [str(name) for name in loader.get_label_names()]
-    task = BINARY if len(class_names) == 2 else MULTICLASS
+    task = classification_task(len(class_names))
     if dataset.kind == TEXT:
         x_train, x_test = (decode_reviews(x, words) for x in (x_train, x_test))
         return RawData(

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..tasks.names import classification_task
 from .checks import require_finite
 from .messages import one_line
-from .spec import BINARY, IMAGE, MULTICLASS, REGRESSION, TEXT, VECTOR, RawData, Split
+from .spec import IMAGE, REGRESSION, TEXT, VECTOR, RawData, Split
 
 VALIDATION_SUFFIXES = ("_val", "_valid", "_validation")
 NPY_MAGIC = b"\x93NUMPY"
@@ -146,4 +147,4 @@ def describe_labels(path: Path, arrays: dict, splits: dict) -> tuple[str, list[s
                         "needs at least two")
     for role, part in splits.items():
         splits[role] = Split(part.x, np.searchsorted(values, part.y).astype(np.int32))
-    return BINARY if len(class_names) == 2 else MULTICLASS, class_names
+    return classification_task(len(class_names)), class_names

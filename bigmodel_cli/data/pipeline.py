@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import tasks
 from ..errors import DataError
 from ..names import TEXT_SPECIAL_TOKENS
 from . import augment, images, tables
 from .spec import (
     IMAGE,
-    REGRESSION,
     TABLE,
     TEXT,
     TOKENS,
@@ -52,10 +52,14 @@ def make_bundle(raw: RawData, data_config, seed: int) -> DataBundle:
         task=raw.task, seed=seed)
     train = cap_examples(train, data_config.max_examples, seed)
     convert = input_converter(raw, data_config)
+    task = tasks.get(raw.task)  # the data's own task: it decides how labels travel
     splits = {
-        name: None if split is None else Split(convert(split.x), convert_labels(split.y, raw.task))
+        name: None if split is None else Split(convert(split.x), task.convert_labels(split.y))
         for name, split in {"train": train, "validation": validation, "test": test}.items()
     }
+    # Statistics the model holds (regression: the targets' mean and std), from train only.
+    target = task.prepare_target(TargetSpec(task=raw.task, class_names=list(raw.class_names)),
+                                 splits["train"].y)
     input_spec = describe_inputs(raw, splits, data_config)  # checks inputs before tf.data
     augment.make_augmenter(data_config.augment, raw.input_kind, seed)  # a mistake fails here
 
@@ -75,16 +79,12 @@ def make_bundle(raw: RawData, data_config, seed: int) -> DataBundle:
         validation=pipeline("validation"),
         test=pipeline("test"),
         input_spec=input_spec,
-        target=TargetSpec(task=raw.task, class_names=list(raw.class_names)),
+        target=target,
         sizes={name: 0 if split is None else len(split) for name, split in splits.items()},
         skipped=len(raw.skipped),
         skipped_names=list(raw.skipped[:SKIPPED_NAMES_SHOWN]),
         labels={name: None if split is None else split.y for name, split in splits.items()},
     )
-
-
-def convert_labels(labels: np.ndarray, task: str) -> np.ndarray:
-    return np.asarray(labels, dtype=np.float32 if task == REGRESSION else np.int32).reshape(-1)
 
 
 # --- inputs -------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from functools import partial
 import numpy as np
 
 from ..errors import lookup
-from .spec import BINARY, IMAGE, MULTICLASS, REGRESSION, VECTOR, RawData, Split
+from ..tasks.names import classification_task
+from .spec import IMAGE, MULTICLASS, REGRESSION, VECTOR, RawData, Split
 
 
 def load(data_config, seed: int) -> RawData:
@@ -38,7 +39,7 @@ def table(loader_name: str) -> RawData:
     class_names = [str(name) for name in bunch.target_names]
     return RawData(
         train=Split(x=bunch.data.astype(np.float32), y=bunch.target.astype(np.int32)),
-        input_kind=VECTOR, task=BINARY if len(class_names) == 2 else MULTICLASS,
+        input_kind=VECTOR, task=classification_task(len(class_names)),
         class_names=class_names)
 
 

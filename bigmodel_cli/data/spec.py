@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ..tasks.names import BINARY, MULTICLASS, MULTILABEL, REGRESSION  # noqa: F401  re-exported
+
 VECTOR, IMAGE, TOKENS, TEXT = "vector", "image", "tokens", "text"
 TABLE = "table"  # CSV rows: one named input per column
 NUMERIC, CATEGORICAL = "numeric", "categorical"  # column types, beside TEXT
-MULTICLASS, BINARY, REGRESSION = "multiclass", "binary", "regression"
 
 
 @dataclass
@@ -76,8 +77,16 @@ class InputSpec:
 
 @dataclass
 class TargetSpec:
-    task: str  # multiclass | binary | regression
-    class_names: list[str] = field(default_factory=list)  # empty for regression
+    """What the model predicts. Fields added later have defaults: old spec.json files load."""
+
+    task: str  # multiclass | binary | multilabel | regression | language_modeling
+    # The classes (multiclass, binary), the labels (multilabel), the token of each id
+    # (language_modeling); empty for regression.
+    class_names: list[str] = field(default_factory=list)
+    # regression: the training split's target mean and std; the model's last layer holds them
+    # (tasks/regression.py). None in runs saved before they were kept.
+    mean: float | None = None
+    std: float | None = None
 
     @property
     def num_classes(self) -> int:
@@ -94,7 +103,9 @@ class TargetSpec:
 @dataclass
 class Split:
     x: np.ndarray  # (examples, *shape); for text, an array of Python strings
-    y: np.ndarray  # (examples,) int class ids, or float targets for regression
+    # (examples,) int class ids or float regression targets; multilabel: (examples, labels)
+    # multi-hot
+    y: np.ndarray
 
     def __len__(self) -> int:
         return len(self.y)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import tasks
 from ..errors import DataError
-from .spec import REGRESSION, Split
+from .spec import Split
 
 
 def random_generator(seed: int, *stream: int) -> np.random.Generator:
@@ -40,7 +41,7 @@ def shuffled_order(labels: np.ndarray, task: str, seed: int) -> np.ndarray:
     """
     rng = random_generator(seed)
     order = rng.permutation(len(labels))
-    if task == REGRESSION:
+    if not tasks.get(task).stratify:  # not one class per example (regression, multilabel)
         return order
     # Position of each example within its own class, as a fraction of the class size; sorting
     # by that fraction (ties broken by the random order) spreads every class evenly.

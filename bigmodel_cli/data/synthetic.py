@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .spec import BINARY, IMAGE, MULTICLASS, REGRESSION, TEXT, TOKENS, VECTOR, RawData, Split
+from ..tasks.names import classification_task
+from .spec import IMAGE, REGRESSION, TEXT, TOKENS, VECTOR, RawData, Split
 from .splits import random_generator
 
 DEFAULT_SHAPES = {VECTOR: (16,), IMAGE: (8, 8, 1), TOKENS: (32,)}
@@ -25,7 +26,7 @@ CONSONANTS, VOWELS = "bdfgklmnprstvz", "aeiou"
 def load(data_config, seed: int) -> RawData:
     rng = random_generator(seed, 7)  # stream 7: independent of the split cut's stream
     num_classes, count = data_config.num_classes, data_config.num_examples
-    task = REGRESSION if num_classes == 1 else BINARY if num_classes == 2 else MULTICLASS
+    task = REGRESSION if num_classes == 1 else classification_task(num_classes)
     if task == REGRESSION:
         targets = rng.random(count)  # the hidden score each example is made from
     else:

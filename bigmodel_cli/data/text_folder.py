@@ -11,8 +11,9 @@ import os
 import numpy as np
 
 from ..errors import DataError
+from ..tasks.names import classification_task
 from . import folders
-from .spec import BINARY, MULTICLASS, TEXT, RawData, Split
+from .spec import TEXT, RawData, Split
 
 SUFFIXES = (".txt",)
 
@@ -35,7 +36,7 @@ def load(data_config, seed: int) -> RawData:
         splits[role] = Split(x=np.asarray(texts, dtype=object), y=labels[kept])
     return RawData(
         train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
-        input_kind=TEXT, task=BINARY if len(class_names) == 2 else MULTICLASS,
+        input_kind=TEXT, task=classification_task(len(class_names)),
         class_names=class_names, skipped=skipped)
 
 

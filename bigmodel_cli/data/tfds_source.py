@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError, DataError, did_you_mean
+from ..tasks.names import classification_task
 from .messages import one_line
-from .spec import BINARY, IMAGE, MULTICLASS, REGRESSION, TEXT, VECTOR, RawData, Split
+from .spec import IMAGE, REGRESSION, TEXT, VECTOR, RawData, Split
 
 CATALOG = "https://www.tensorflow.org/datasets/catalog/overview"
 LOADING_BATCH = 1024  # examples per step when copying a split into numpy
@@ -81,7 +82,7 @@ def describe_features(name: str, info) -> tuple[str, list[str], str]:
                         f"({type(input_feature).__name__}) is not an image, text or number tensor")
     if isinstance(label_feature, tfds.features.ClassLabel):
         class_names = [str(label) for label in label_feature.names]
-        return input_kind, class_names, BINARY if len(class_names) == 2 else MULTICLASS
+        return input_kind, class_names, classification_task(len(class_names))
     if isinstance(label_feature, tfds.features.Tensor) and label_feature.shape == () \
             and np.issubdtype(label_feature.np_dtype, np.floating):
         return input_kind, [], REGRESSION

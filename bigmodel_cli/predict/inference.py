@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as config_module
+from .. import tasks
 from ..config.schema import Config
-from ..data.spec import BINARY, REGRESSION, InputSpec, TargetSpec
+from ..data.spec import InputSpec, TargetSpec
 from ..errors import UsageError
 from ..runs import RunDir, read_json
 from ..runtime.tfenv import import_tensorflow
@@ -42,7 +43,8 @@ def evaluate(run_dir: Path, split: str = "test", verbose: bool = False,
              unsafe: bool = False) -> dict:
     if split not in SPLITS:
         raise UsageError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
-    run, config, _, _ = load_run(run_dir)
+    run, config, _, target = load_run(run_dir)
+    task = tasks.resolve(target, config.model.task)
     import_tensorflow(verbose)
     bundle = load_run_data(run, config)
     dataset = bundle.split(split)
@@ -50,7 +52,12 @@ def evaluate(run_dir: Path, split: str = "test", verbose: bool = False,
         raise UsageError(f"the run {run.path} has no {split} split; "
                          f"use one of: {', '.join(s for s in SPLITS if bundle.split(s))}")
     model = load_model(run, verbose, unsafe)
-    metrics = model.evaluate(dataset, return_dict=True, verbose=0)
+    # The labels come with their batches: a pipeline that is not deterministic may reorder.
+    truth, outputs = [], []
+    for x, y in dataset:
+        truth.append(y.numpy())
+        outputs.append(np.asarray(model.predict_on_batch(x)))
+    metrics = task.score(target, np.concatenate(truth), np.concatenate(outputs))
     return {"split": split, "examples": bundle.sizes[split], **metrics}
 
 
@@ -79,7 +86,8 @@ def _sizes(sizes: dict) -> str:
 
 def predict(run_dir: Path, arguments: list[str], top_k: int = 3,
             verbose: bool = False, unsafe: bool = False) -> list[dict]:
-    run, _, spec, target = load_run(run_dir)
+    run, config, spec, target = load_run(run_dir)
+    task = tasks.resolve(target, config.model.task)
     import_tensorflow(verbose)  # images are decoded with TensorFlow: load it quietly first
     from .inputs import read_inputs
 
@@ -87,20 +95,7 @@ def predict(run_dir: Path, arguments: list[str], top_k: int = 3,
     model = load_model(run, verbose, unsafe)
     outputs = np.asarray(model.predict(batch, verbose=0))
     rows = zip(labels, outputs, strict=True)
-    return [_row(label, output, target, top_k) for label, output in rows]
-
-
-def _row(label: str, output: np.ndarray, target: TargetSpec, top_k: int) -> dict:
-    if target.task == REGRESSION:
-        return {"input": label, "value": float(output.reshape(-1)[0])}
-    if output.shape[-1] == 1 and target.task == BINARY:
-        positive = float(output.reshape(-1)[0])
-        output = np.array([1.0 - positive, positive])
-    order = np.argsort(-output)[:top_k]
-    names = target.class_names or [str(index) for index in range(len(output))]
-    return {"input": label,
-            "top": [{"class": names[index], "probability": float(output[index])}
-                    for index in order]}
+    return [task.format_row(label, output, target, top_k) for label, output in rows]
 
 
 def format_rows(rows: list[dict], output_format: str) -> str:
@@ -113,8 +108,12 @@ def format_rows(rows: list[dict], output_format: str) -> str:
         writer.writerow(["input", "value"])
         writer.writerows([row["input"], row["value"]] for row in rows)
     else:
-        writer.writerow(["input", "rank", "class", "probability"])
+        multilabel = bool(rows) and "labels" in rows[0]  # then: is each ranked label predicted?
+        writer.writerow(["input", "rank", "class", "probability"]
+                        + (["predicted"] if multilabel else []))
         for row in rows:
             for rank, guess in enumerate(row["top"], start=1):
-                writer.writerow([row["input"], rank, guess["class"], f"{guess['probability']:.6f}"])
+                predicted = [int(guess["class"] in row["labels"])] if multilabel else []
+                writer.writerow([row["input"], rank, guess["class"],
+                                 f"{guess['probability']:.6f}", *predicted])
     return buffer.getvalue()

@@ -1,8 +1,8 @@
 """Mixed precision: which Keras dtype policy a run uses, in force only while the model is built.
 
 The layers keep the policy they were built with (and save it), and the output layer is always
-float32 (models/heads.py), so predictions and the loss stay float32. With mixed_float16, Keras'
-`compile` wraps the optimizer in a LossScaleOptimizer by itself.
+float32 (a task's head, tasks/base.py), so predictions and the loss stay float32. With
+mixed_float16, Keras' `compile` wraps the optimizer in a LossScaleOptimizer by itself.
 """
 
 from __future__ import annotations

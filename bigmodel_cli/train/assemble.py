@@ -24,7 +24,7 @@ class Assembled:
 
     model: Any  # trained by fit; takes what `to_model_inputs` yields
     saved: Any  # written to checkpoints; takes raw inputs
-    task: str
+    task: Any  # the Task (tasks/base.py) it trains for; str() is its name
     policy: str
     vectorize: Any = None  # the saved model's TextVectorization, when the two differ
 
@@ -47,14 +47,14 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
     """
     import keras
 
-    from .. import models
+    from .. import models, tasks
     from ..runtime import keras_compat, precision
     from . import optimizer as optim
     from . import performance
 
     training = config.training
     policy = precision.resolve(tf, training.mixed_precision, strategy)
-    task = models.resolve_task(target, config.model)
+    task = tasks.resolve(target, config.model.task)
     with strategy.scope(), precision.dtype_policy(policy):
         saved = models.build_model(input_spec, target, config.model, config.name)
         vectorize = saved.get_layer(VECTORIZE_LAYER) if input_spec.kind == TEXT else None
@@ -69,9 +69,9 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
             # Speed only: XLA and steps per execution, `auto` chosen for the device type.
             **keras_compat.limit_steps_per_execution(speed, training.steps_per_execution,
                                                      strategy),
-            **models.compile_arguments(task),
+            **task.compile_arguments(target),
         )
         if saved is not model:
             # Compiled too, so that a loaded checkpoint can evaluate; same optimizer object.
-            saved.compile(optimizer=model.optimizer, **models.compile_arguments(task))
+            saved.compile(optimizer=model.optimizer, **task.compile_arguments(target))
     return Assembled(model=model, saved=saved, task=task, policy=policy, vectorize=vectorize)

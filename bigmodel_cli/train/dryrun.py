@@ -15,9 +15,7 @@ import numpy as np
 from ..config.schema import Config
 from ..data import keras_source, pipeline, sklearn_source, tfds_source
 from ..data.spec import (
-    BINARY,
     IMAGE,
-    MULTICLASS,
     NUMERIC,
     REGRESSION,
     TABLE,
@@ -30,6 +28,7 @@ from ..data.spec import (
 from ..errors import DataError, UsageError, lookup
 from ..runtime import distribute
 from ..runtime.tfenv import import_tensorflow
+from ..tasks.names import classification_task
 from . import assemble
 
 # (input kind, example shape, class names); an empty list of names means regression.
@@ -96,7 +95,7 @@ def dry_run(config: Config, verbose: bool = False, strategies: dict | None = Non
         "batch_size": batch_size,
         "precision": policy,
         "input": f"{input_spec.kind} {tuple(input_spec.shape)} {input_spec.dtype}",
-        "task": task,
+        "task": task.name,
         "parameters": model.count_params(),
         "trainable_parameters": sum(math.prod(w.shape) for w in model.trainable_weights),
         "forward_flops": cost.forward_flops,
@@ -210,13 +209,13 @@ def _table_spec(kind: str, shape: tuple, class_names: list[str]) -> tuple[InputS
 
 
 def _target(class_names: list[str]) -> TargetSpec:
-    task = REGRESSION if not class_names else BINARY if len(class_names) == 2 else MULTICLASS
+    task = classification_task(len(class_names)) if class_names else REGRESSION
     return TargetSpec(task=task, class_names=list(class_names))
 
 
 # --- a random batch -----------------------------------------------------------------------
 
-def synthetic_batch(spec: InputSpec, task: str, target: TargetSpec, batch_size: int, seed: int):
+def synthetic_batch(spec: InputSpec, task, target: TargetSpec, batch_size: int, seed: int):
     """Random inputs of the spec's shape and dtype, and labels for the task."""
     rng = np.random.default_rng(seed % 2**32)
     shape = (batch_size, *spec.shape)
@@ -235,12 +234,7 @@ def synthetic_batch(spec: InputSpec, task: str, target: TargetSpec, batch_size: 
         x = rng.uniform(0, 255, shape).astype(np.float32)
     else:
         x = rng.normal(size=shape).astype(np.float32)
-    if task == REGRESSION:
-        y = rng.normal(size=batch_size).astype(np.float32)
-    else:
-        y = rng.integers(0, 2 if task == BINARY else target.num_classes, batch_size)
-        y = y.astype(np.int32)
-    return x, y
+    return x, task.synthetic_labels(rng, target, batch_size)
 
 
 def _random_text(rng, vocabulary: list[str] | None, count: int) -> np.ndarray:
