@@ -43,6 +43,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+# The schema check below imports this checkout's bigmodel_cli, not an installed one (the
+# trainings already run it: `python -m bigmodel_cli` from REPO).
+sys.path.insert(0, str(REPO))
 DATA = HERE / ".data"
 CONFIGS = {"images": HERE / "configs" / "memory_images.yaml",
            "text": HERE / "configs" / "memory_text.yaml"}

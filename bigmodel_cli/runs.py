@@ -8,6 +8,8 @@ runs/<name>/
   backup/            BackupAndRestore state: running train again resumes from here
   metrics.jsonl      one JSON line per epoch; metrics.csv holds the same table
   logs/              TensorBoard event files
+  cache/             decoded examples on disk (data.cache: auto or disk), filled while loading
+                     the data and deleted when the run finishes
   results.json       test metrics and run facts; written last, so it marks a finished run
 
 bigmodel deletes only what it wrote there (the names below), never a file it does not know.
@@ -31,11 +33,14 @@ OWN_FILES = (
     "checkpoints/epoch-*.keras", "checkpoints/best.keras", "checkpoints/last.keras",
     "checkpoints/best.json", "backup/state-*.json", "backup/state-*.weights.h5",
     "logs/train/events.out.tfevents.*", "logs/validation/events.out.tfevents.*",
+    "cache/*-*.u8", "cache/*-*.json",
 )
 # Its folders, deepest first: removed once nothing else is left in them.
-OWN_FOLDERS = ("logs/train", "logs/validation", "logs", "checkpoints", "backup")
+OWN_FOLDERS = ("logs/train", "logs/validation", "logs", "checkpoints", "backup", "cache")
 # Any of these marks a folder as a bigmodel run; a config.yaml alone could be the user's own.
-MARKERS = ("spec.json", "versions.json", "results.json", "backup")
+# cache/ is filled before the other files are written: an attempt stopped in between (a
+# config mistake found later) leaves it, and the next attempt reuses it.
+MARKERS = ("spec.json", "versions.json", "results.json", "backup", "cache")
 
 # Files directly in a run directory: given one of them, the run directory is its folder.
 RUN_FILES = tuple(name for name in OWN_FILES if "/" not in name)
@@ -55,6 +60,7 @@ class RunDir:
     metrics_jsonl = property(lambda self: self.path / "metrics.jsonl")
     metrics_csv = property(lambda self: self.path / "metrics.csv")
     logs = property(lambda self: self.path / "logs")
+    cache = property(lambda self: self.path / "cache")
     results = property(lambda self: self.path / "results.json")
 
     @property
@@ -127,7 +133,7 @@ class RunDir:
             raise UsageError(
                 f"--run-dir {self.path} is not empty ({shown}{', ...' if len(entries) > 3 else ''}"
                 ") and holds no bigmodel run (none of spec.json, versions.json, results.json, "
-                "backup/), so bigmodel writes nothing there; pass a new or empty folder")
+                "backup/, cache/), so bigmodel writes nothing there; pass a new or empty folder")
         self.remove_abandoned_temporaries()
 
     def remove_abandoned_temporaries(self) -> list[Path]:

@@ -86,7 +86,7 @@ def test_shared_code_reads_every_data_key_of_every_source():
         if source != "npz":
             assert data.x_key is None
         if source != "image_folder":
-            assert data.image_size == [256, 256] and data.cache == "memory"
+            assert data.image_size == "auto" and data.cache == "auto"
         assert not hasattr(data, "no_such_setting")
     assert schema.DataConfig(source="csv", path="p", label_column="y").augment.flip == "none"
 

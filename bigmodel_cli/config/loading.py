@@ -20,7 +20,7 @@ import pydantic
 from ..errors import ConfigError, did_you_mean, unknown_name
 from . import checks, compose
 from .schema import DATA_CLASSES, Config
-from .schema_data import SETTINGS_OF_OTHER_SOURCES
+from .schema_data import FORMER_DEFAULTS, SETTINGS_OF_OTHER_SOURCES
 from .yamlio import Origins, align_comments, dump_yaml, flow, printable
 
 MAX_REPORTED_ERRORS = 20
@@ -72,7 +72,7 @@ def load_saved(path: str | Path) -> Config:
     data_class = DATA_CLASSES.get(data.get("source")) if isinstance(data, dict) else None
     if data_class is not None:
         for key in [key for key in data if key not in data_class.model_fields]:
-            if data[key] == _default_json(key):
+            if data[key] == _default_json(key) or data[key] == FORMER_DEFAULTS.get(key, ()):
                 del data[key]
     return validate(raw, origins, str(path))
 

@@ -90,6 +90,25 @@ class FolderOptions(Section):  # one sub-folder per class
     splits: SplitNames = SplitNames()
 
 
+class CacheOptions(Section):  # sources whose examples are decoded by the pipeline
+    cache: bool | str = Field(
+        "auto", description="decoded examples: auto (memory if they fit a quarter of RAM, "
+                            "else disk), memory, disk (under the run directory), false, or a "
+                            "file path")
+
+    @field_validator("cache")
+    @classmethod
+    def _cache_choice(cls, cache):
+        # true was the only way to say "memory" before file caches existed.
+        if cache is True or cache == "memory":
+            return "memory"
+        if cache is False or cache in ("false", "none"):
+            return False
+        if not cache.strip():
+            raise ValueError("cache must be auto, memory, disk, false, or a file path")
+        return cache
+
+
 # --- the sources --------------------------------------------------------------------------
 
 class SyntheticData(ImageOptions, TextOptions, SharedOptions, DataBase):
@@ -123,36 +142,31 @@ class KerasData(ImageOptions, TextOptions, SharedOptions, NamedData):
         return _check_dataset_name("keras", name)
 
 
-class TfdsData(ImageOptions, TextOptions, SharedOptions, NamedData):
+class TfdsData(CacheOptions, ImageOptions, TextOptions, SharedOptions, NamedData):
     source: Literal["tfds"]
     name: str = Field(description="tfds dataset, e.g. mnist, imdb_reviews/plain_text:1.0.0")
     splits: SplitNames = SplitNames()
     data_dir: str | None = Field(None, description="tfds folder (default ~/tensorflow_datasets)")
 
 
-class ImageFolderData(ImageOptions, FolderOptions, SharedOptions, FileData):
+class ImageFolderData(CacheOptions, ImageOptions, FolderOptions, SharedOptions, FileData):
     source: Literal["image_folder"]
-    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = Field(
-        [256, 256], description="[height, width] images are resized to")
+    image_size: Literal["auto"] | Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] \
+        = Field("auto", description="[height, width] images are resized to; auto: their own "
+                                    "size (the most common one)")
     color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
-    cache: bool | str = Field("memory", description="memory, false, or a file path for "
-                                                    "decoded images (true means memory)")
-
-    @field_validator("cache")
-    @classmethod
-    def _cache_choice(cls, cache):
-        # true was the only way to say "memory" before file caches existed.
-        if cache is True or cache == "memory":
-            return "memory"
-        if cache is False or cache in ("false", "none"):
-            return False
-        if not cache.strip():
-            raise ValueError("cache must be memory, false, or a file path")
-        return cache
 
 
 class TextFolderData(TextOptions, FolderOptions, SharedOptions, FileData):
     source: Literal["text_folder"]
+    cache: Literal["auto", "memory", False] = Field(
+        "auto", description="texts: auto (in memory if they fit a quarter of RAM, else read "
+                            "every epoch), memory, or false")
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _cache_choice(cls, cache):
+        return "memory" if cache is True else False if cache in ("false", "none") else cache
 
 
 class CsvData(TextOptions, SharedOptions, FileData):
@@ -199,6 +213,9 @@ SETTINGS_OF_OTHER_SOURCES = {
 }
 for _required in ("name", "path", "label_column"):
     SETTINGS_OF_OTHER_SOURCES[_required] = None
+# Defaults that changed: run configs written before list them under sources that do not take
+# them (config.load_saved drops such keys at a default, former or current).
+FORMER_DEFAULTS = {"cache": "memory", "image_size": [256, 256]}
 
 
 def with_default_source(value):

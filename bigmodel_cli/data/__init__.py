@@ -1,7 +1,8 @@
 """Datasets: one module per source, a plain dict registry, and `load` for a whole bundle.
 
-Each source's `load(data_config, seed)` returns numpy `RawData`; `pipeline.make_bundle` turns it
-into tf.data pipelines plus the input and target specs the model builder needs.
+Each source's `load(data_config, seed)` returns `RawData` (arrays, a list of files, or streams);
+`pipeline.make_bundle` turns it into tf.data pipelines plus the input and target specs the model
+builder needs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from . import (
     text_folder,
     tfds_source,
 )
-from .spec import DataBundle
+from .bundle import DataBundle
 
 SOURCES = {
     "synthetic": synthetic.load,
@@ -32,7 +33,13 @@ SOURCES = {
 }
 
 
-def load(data_config, seed: int) -> DataBundle:
-    """Load the configured dataset and build its train/validation/test pipelines."""
+def load(data_config, seed: int, *, run_dir=None, console=None, fill: bool = True) -> DataBundle:
+    """Load the configured dataset and build its train/validation/test pipelines.
+
+    `run_dir`: where caches on disk go (none without it); `console`: the training log, told
+    where each split is kept; `fill`: fill the caches now (a bad file is met here), not when
+    each split is first used (the dry run needs only the specs)."""
     source = lookup(SOURCES, "data source", data_config.source)
-    return pipeline.make_bundle(source(data_config, seed), data_config, seed)
+    bundle = pipeline.make_bundle(source(data_config, seed), data_config, seed,
+                                  run_dir=run_dir, console=console)
+    return bundle.fill() if fill else bundle

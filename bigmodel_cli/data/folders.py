@@ -105,6 +105,14 @@ def list_examples(folder: Path, class_names: list[str], suffixes, what: str, *,
     return files, labels
 
 
+def paths_array(files: list[str]) -> np.ndarray:
+    """File paths as an array the splits can be cut from: of Python strings, not fixed-width
+    unicode (4 bytes a character, times the longest path)."""
+    array = np.empty(len(files), dtype=object)
+    array[:] = files
+    return array
+
+
 def subfolders(folder: Path) -> list[Path]:
     return sorted(path for path in folder.iterdir()
                   if path.is_dir() and not path.name.startswith("."))

@@ -61,16 +61,20 @@ class ScanResult:
 
 
 def scan(paths: list[str], shape: tuple[int, int, int], *, keep_pixels: bool,
-         deterministic: bool = True) -> ScanResult:
+         deterministic: bool = True, into: np.ndarray | None = None,
+         advance=None) -> ScanResult:
     """Decode every file once, in parallel, and find the unreadable and the damaged ones.
 
     tf.data cannot say which element failed, so each element carries its index and the failed
     ones are the indices missing from the output of `ignore_errors`. libjpeg writes its
     complaints ("Corrupt JPEG data: premature end of data segment") straight to file descriptor
     2 while still returning an image; they are caught here (shown only with --verbose) and
-    traced back to their files, so that bigmodel names them itself.
+    traced back to their files, so that bigmodel names them itself. `into`: the array (in
+    memory or a np.memmap) to keep the pixels in; `advance(count)` follows the progress.
     """
-    pixels = np.empty((len(paths), *shape), np.uint8) if keep_pixels else None
+    pixels = None
+    if keep_pixels:
+        pixels = into if into is not None else np.empty((len(paths), *shape), np.uint8)
     failed, damaged = [], {}
     # In chunks, each with its own capture: a message is then traced within its chunk only.
     for first in range(0, len(paths), SCAN_CHUNK):
@@ -79,6 +83,8 @@ def scan(paths: list[str], shape: tuple[int, int, int], *, keep_pixels: bool,
             chunk_pixels, read_ok = _decode(chunk, shape, keep_pixels, deterministic)
         if keep_pixels:
             pixels[first:first + len(chunk)] = chunk_pixels
+        if advance is not None:
+            advance(len(chunk))
         chunk_failed = np.flatnonzero(~read_ok).tolist()
         failed += [first + index for index in chunk_failed]
         messages = decoder_messages(captured.lines)

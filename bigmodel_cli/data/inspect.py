@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import atomic, tasks
 from ..runtime.tfenv import import_tensorflow
-from .spec import IMAGE, REGRESSION, TABLE, TEXT, TOKENS, DataBundle, InputSpec
+from .bundle import DataBundle
+from .spec import IMAGE, REGRESSION, TABLE, TEXT, TOKENS, InputSpec
 
 MEASURED_BATCHES = 200  # per pass: enough for a steady rate, short on a big dataset
 GRID_SIDE = 64  # small images are enlarged to about this many pixels in the grid

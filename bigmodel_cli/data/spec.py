@@ -1,9 +1,11 @@
 """What the data tells the model: plain values, no TensorFlow objects.
 
-Sources produce `RawData` (numpy arrays per split); `data.pipeline` turns it into a
-`DataBundle` of tf.data pipelines. The `InputSpec` carries everything needed to rebuild the
-preprocessing inside the model (scale, normalization statistics, vocabulary), so that the saved
-model takes raw inputs and so that layers are created inside the distribution strategy's scope.
+Sources produce `RawData`: per split, arrays in memory (`Split`), a list of files the pipeline
+reads (`Split` of paths, with `RawData.files` saying how), or a stream read in order
+(`StreamedSplit`, tfds); `data.pipeline` turns it into a `DataBundle` (data/bundle.py) of
+tf.data pipelines. The `InputSpec` carries everything needed to rebuild the preprocessing
+inside the model (scale, normalization statistics, vocabulary), so that the saved model takes
+raw inputs and so that layers are created inside the distribution strategy's scope.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class TargetSpec:
 
 @dataclass
 class Split:
-    x: np.ndarray  # (examples, *shape); for text, an array of Python strings
+    x: np.ndarray  # (examples, *shape); for text, an array of Python strings; or file paths
     # (examples,) int class ids or float regression targets; multilabel: (examples, labels)
     # multi-hot
     y: np.ndarray
@@ -112,61 +114,63 @@ class Split:
 
 
 @dataclass
-class RawData:
-    """What a source returns. Missing validation/test splits are cut from train by the pipeline."""
+class StreamedSplit:
+    """Examples read in order from a tf.data stream (tfds), not held in memory by the source.
 
-    train: Split
-    input_kind: str
-    task: str
-    class_names: list[str]
-    validation: Split | None = None
-    test: Split | None = None
-    vocab_size: int | None = None  # tokens only
-    # image_folder read lazily: x holds file paths, decoded and resized by the pipeline to
-    # (height, width, channels).
-    image_files: tuple[int, int, int] | None = None
-    columns: list[ColumnSpec] | None = None  # table: names and types (x is a structured array)
-    table_format: dict[str, Any] | None = None  # table: delimiter, column_names, label_column
-    skipped: list[str] = field(default_factory=list)  # unreadable files or rows left out
+    `read()` gives a fresh dataset of single (x, y) examples; x has `shape` and `dtype`."""
+
+    read: Callable[[], Any]
+    count: int
+    shape: tuple[int, ...]
+    dtype: str  # numpy dtype name of x: uint8 images, float32 vectors, object for text
+    label_dtype: str = "int32"  # float32 for regression
+    key: str = ""  # what names these examples (dataset, version, split): a cache file's key
+
+    def first(self, count: int) -> StreamedSplit:
+        return dataclasses.replace(self, read=lambda: self.read().take(count),
+                                   count=min(count, self.count), key=f"{self.key}[:{count}]")
+
+    def __len__(self) -> int:
+        return self.count
 
 
 @dataclass
-class DataBundle:
-    """Ready-to-train pipelines (batched, prefetched; train shuffled) and their description."""
+class FileExamples:
+    """x of every split holds file paths that the pipeline reads and decodes in parallel."""
 
-    train: Any  # tf.data.Dataset of (x, y)
-    validation: Any | None
-    test: Any | None
-    input_spec: InputSpec
-    target: TargetSpec
-    sizes: dict[str, int]  # examples per split
-    # train_stream(first_step): every training batch of the run, epoch after epoch, from
-    # `first_step` on; the same sequence in every process, so a resumed run sees the batches an
-    # uninterrupted one would.
-    train_stream: Callable[[int], Any] | None = None
-    skipped: int = 0  # unreadable files or rows left out (data.on_bad_file: skip)
-    skipped_names: list[str] = field(default_factory=list)  # the first few, for the log
-    labels: dict[str, Any] = field(default_factory=dict)  # numpy labels per split, for inspect
+    kind: str  # image | text
+    root: str  # data.path, for names relative to it in messages and results
+    on_bad_file: str  # fail | skip
+    shape: tuple[int, int, int] | None = None  # image: decoded to (height, width, channels)
+    # refuse(paths, damaged): raise the one-line DataError for these unreadable files
+    # (on_bad_file: fail); damaged: {path: the decoder's report} of those that decoded anyway
+    refuse: Callable[[list[str], dict[str, str]], None] | None = None
 
-    @property
-    def skipped_note(self) -> str:
-        """One line for the log; empty when nothing was skipped."""
-        if not self.skipped:
-            return ""
-        more = self.skipped - len(self.skipped_names)
-        return (f"skipped {self.skipped} unreadable file(s) or row(s) (data.on_bad_file: skip): "
-                f"{', '.join(self.skipped_names)}" + (f" and {more} more" if more > 0 else ""))
 
-    def split(self, name: str):
-        return {"train": self.train, "validation": self.validation, "test": self.test}[name]
+@dataclass
+class RawData:
+    """What a source returns. Missing validation/test splits are cut from train by the pipeline."""
+
+    train: Split | StreamedSplit
+    input_kind: str
+    task: str
+    class_names: list[str]
+    validation: Split | StreamedSplit | None = None
+    test: Split | StreamedSplit | None = None
+    vocab_size: int | None = None  # tokens only
+    files: FileExamples | None = None  # image_folder, text_folder: x holds file paths
+    columns: list[ColumnSpec] | None = None  # table: names and types (x is a structured array)
+    table_format: dict[str, Any] | None = None  # table: delimiter, column_names, label_column
+    skipped: list[str] = field(default_factory=list)  # unreadable files or rows left out
+    notes: list[str] = field(default_factory=list)  # lines for the training log (image size)
 
 
 # --- the data a run was trained on, against the data read now ----------------------------------
 
-def require_same_data(trained: dict, bundle: DataBundle, where: str, advice: str) -> None:
+def require_same_data(trained: dict, bundle, where: str, advice: str) -> None:
     """Raise DataError naming every difference between a run's spec.json (`trained`, as read)
-    and the data `bundle` read now for the same config; `where` names the data, `advice` says
-    what to do (it depends on the command)."""
+    and the data `bundle` (a DataBundle) read now for the same config; `where` names the data,
+    `advice` says what to do (it depends on the command)."""
     from ..errors import DataError
 
     found = differences(InputSpec.from_dict(trained["input"]),

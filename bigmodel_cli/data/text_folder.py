@@ -1,7 +1,9 @@
 """Text files sorted by class: `path/<class>/*.txt` (see `folders`; aclImdb works as is).
 
-Each file is one example, read as UTF-8 (a byte-order mark is dropped). A file that is not
-UTF-8 is named (data.on_bad_file: fail) or left out and counted (skip).
+Each file is one example, read as UTF-8 (a byte-order mark is dropped). The files are listed
+here and read by the pipeline (data.cache: auto keeps the texts in memory when they fit the
+budget, else reads them every epoch). A file that is not UTF-8 is named
+(data.on_bad_file: fail) or left out and counted (skip).
 """
 
 from __future__ import annotations
@@ -13,41 +15,62 @@ import numpy as np
 from ..errors import DataError
 from ..tasks.names import classification_task
 from . import folders
-from .spec import TEXT, RawData, Split
+from .spec import TEXT, FileExamples, RawData, Split
 
 SUFFIXES = (".txt",)
+BYTE_ORDER_MARK = "\ufeff"
+# Files this small are read to see whether they are blank; a larger file is taken to hold
+# words (reading every file here would read the whole corpus before the first step).
+BLANK_CHECK_BYTES = 16
 
 
 def load(data_config, seed: int) -> RawData:
     class_names, found = folders.index(data_config, SUFFIXES, "text")
-    splits, skipped = {}, []
     for role, (files, labels) in found.items():
-        texts, kept = [], []
-        for index, path in enumerate(files):
-            text = read_text(path, data_config.on_bad_file)
-            if text is None:
-                skipped.append(folders.short_name(path, data_config.path))
-                continue
-            texts.append(text)
-            kept.append(index)
-        if not texts:
-            raise DataError(f"no readable text files for the {role} split in {data_config.path}")
-        require_words(texts, labels[kept], class_names, files, role)
-        splits[role] = Split(x=np.asarray(texts, dtype=object), y=labels[kept])
+        require_words([is_blank(path) for path in files], labels, class_names, files, role)
+    splits = {role: Split(x=folders.paths_array(files), y=labels)
+              for role, (files, labels) in found.items()}
     return RawData(
         train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
         input_kind=TEXT, task=classification_task(len(class_names)),
-        class_names=class_names, skipped=skipped)
+        class_names=class_names,
+        files=FileExamples(kind=TEXT, root=data_config.path, on_bad_file=data_config.on_bad_file,
+                           refuse=refuse))
 
 
-def require_words(texts: list[str], labels: np.ndarray, class_names: list[str],
+def read_in_pipeline(path):
+    """A file path (a string tensor) -> its text; an error (dropped or reported by the
+    pipeline) when it is not UTF-8."""
+    import tensorflow as tf
+
+    contents = tf.io.read_file(path)
+    checked = tf.strings.unicode_transcode(contents, "UTF-8", "UTF-8", errors="strict")
+    return tf.strings.regex_replace(checked, "^" + BYTE_ORDER_MARK, "")
+
+
+def refuse(paths: list[str], damaged: dict[str, str]) -> None:
+    """The one-line error for the first of these unreadable files (its reason read again)."""
+    read_text(paths[0], "fail")
+
+
+def is_blank(path: str) -> bool:
+    try:
+        if os.stat(path).st_size > BLANK_CHECK_BYTES:
+            return False
+        with open(path, "rb") as file:
+            return not file.read().decode("utf-8-sig", "replace").strip()
+    except OSError:
+        return False  # unreadable: named when it is read
+
+
+def require_words(blank: list[bool], labels: np.ndarray, class_names: list[str],
                   files: list[str], role: str) -> None:
     """Refuse a split whose files, or one class's files, are all empty: a model would learn
     from nothing (and an empty vocabulary fails later with no file named)."""
-    blank = np.array([not text.strip() for text in texts])
+    blank = np.array(blank)
     folder = os.path.commonpath([os.path.dirname(path) for path in files])
     if blank.all():
-        raise DataError(f"{folder}: all {len(texts)} text files of the {role} split are empty; "
+        raise DataError(f"{folder}: all {len(files)} text files of the {role} split are empty; "
                         "fill them, or point data.path at the folder that holds the texts")
     for label, name in enumerate(class_names):
         mine = labels == label

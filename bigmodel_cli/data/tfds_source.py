@@ -1,32 +1,33 @@
-"""Any TensorFlow Datasets dataset with supervised (input, label) keys, loaded into memory.
+"""Any TensorFlow Datasets dataset with supervised (input, label) keys, read as a stream.
 
 The input kind comes from the builder's features: Image -> image, Text -> text, a numeric
-Tensor -> vector; class names come from the label's ClassLabel. A split set to null in
-data.splits is cut from train by the pipeline.
+Tensor -> vector; class names come from the label's ClassLabel. Splits are read through
+`builder.as_dataset`, never copied whole by the source (data.cache decides what is kept). A
+split set to null in data.splits is cut from the front of train with tfds' split slicing
+(`train[:500]`): tfds stores examples shuffled, but this cut is not stratified by class.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
 from ..errors import ConfigError, DataError, did_you_mean
 from ..tasks.names import classification_task
 from .messages import one_line
-from .spec import IMAGE, REGRESSION, TEXT, VECTOR, RawData, Split
+from .spec import IMAGE, REGRESSION, TEXT, VECTOR, RawData, StreamedSplit
+from .splits import cut_count
 
 CATALOG = "https://www.tensorflow.org/datasets/catalog/overview"
-LOADING_BATCH = 1024  # examples per step when copying a split into numpy
 
 
 def load(data_config, seed: int) -> RawData:
     builder = make_builder(data_config.name, data_config.data_dir)
     input_kind, class_names, task = describe_features(data_config.name, builder.info)
     prepare(data_config.name, builder)
-    splits = {}
-    for role in ("train", "validation", "test"):
-        split_name = getattr(data_config.splits, role)
-        if split_name is not None:
-            splits[role] = read_split(data_config.name, builder, split_name, input_kind, task)
+    splits = {role: stream(data_config, builder, split_name, window, input_kind, task)
+              for role, (split_name, window) in split_names(data_config, builder).items()}
     return RawData(
         train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
         input_kind=input_kind, task=task, class_names=class_names)
@@ -107,10 +108,39 @@ def prepare(name: str, builder) -> None:
             f"into {data_dir}") from error
 
 
-def read_split(name: str, builder, split_name: str, input_kind: str, task: str) -> Split:
-    """One split as numpy arrays (text decoded to Python strings)."""
-    import tensorflow_datasets as tfds
+def split_names(data_config, builder) -> dict[str, tuple[str, slice | None]]:
+    """{role: (tfds split string, window)}; validation and test set to null are cut off the
+    front of train (test first), as many examples as data.test_split and
+    data.validation_split ask: by tfds' slicing ('train[:500]'), or, when train is already
+    sliced or joined, by taking a window of its stream."""
+    name, splits = data_config.name, data_config.splits
+    names = {role: (getattr(splits, role), None) for role in ("train", "validation", "test")
+             if getattr(splits, role) is not None}
+    for split_name, _ in names.values():
+        check_split(name, builder, split_name)
+    train = names["train"][0]
+    total = count_of(builder, train)
+    test = cut_count(total, data_config.test_split) if splits.test is None else 0
+    validation = cut_count(total, data_config.validation_split) \
+        if splits.validation is None else 0
+    if not test and not validation:
+        return names
+    if test + validation >= total:
+        raise DataError(
+            f"split '{train}' of tfds dataset '{name}' has only {total} examples: too few to "
+            f"hold out validation_split={data_config.validation_split} and "
+            f"test_split={data_config.test_split}; lower them or name the splits in data.splits")
+    windows = {"test": slice(0, test), "validation": slice(test, test + validation),
+               "train": slice(test + validation, total)}
+    for role, window in windows.items():
+        if window.stop > window.start and (role == "train" or role not in names):
+            plain = "[" not in train and "+" not in train
+            names[role] = (f"{train}[{window.start}:{window.stop}]", None) if plain \
+                else (train, window)
+    return names
 
+
+def check_split(name: str, builder, split_name: str) -> None:
     known_splits = list(builder.info.splits)
     # Split strings may slice ('train[:90%]') or join ('train+validation'); check each base.
     for part in split_name.replace(" ", "").split("+"):
@@ -120,17 +150,52 @@ def read_split(name: str, builder, split_name: str, input_kind: str, task: str) 
                 f"tfds dataset '{name}' has no split '{base}'{did_you_mean(base, known_splits)} "
                 f"known: {', '.join(known_splits)}; set the split in data.splits, "
                 "or null to cut it from train")
-    try:
-        dataset = builder.as_dataset(split=split_name, as_supervised=True)
-        batches = list(tfds.as_numpy(dataset.batch(LOADING_BATCH)))
-    except Exception as error:
-        raise DataError(
-            f"could not read split '{split_name}' of tfds dataset '{name}': "
-            f"{one_line(error)}") from error
-    if not batches:
+
+
+def stream(data_config, builder, split_name: str, window: slice | None, input_kind: str,
+           task: str) -> StreamedSplit:
+    """One split (or a window of it) as a stream of (input, label) examples, read in the
+    order tfds stores them."""
+    import tensorflow as tf
+
+    name = data_config.name
+    feature = builder.info.features[builder.info.supervised_keys[0]]
+    shape = () if input_kind == TEXT else tuple(feature.shape)
+    if input_kind == VECTOR:
+        shape = (int(np.prod(shape)),)  # numbers are flattened into one feature vector
+    label_dtype = "float32" if task == REGRESSION else "int32"
+
+    def example(x, y):
+        if input_kind == VECTOR:
+            x = tf.cast(tf.reshape(x, shape), tf.float32)
+        return x, tf.cast(y, label_dtype)
+
+    def read():
+        try:
+            dataset = builder.as_dataset(split=split_name, as_supervised=True)
+        except Exception as error:
+            raise DataError(f"could not read split '{split_name}' of tfds dataset '{name}': "
+                            f"{one_line(error)}") from error
+        if window is not None:
+            dataset = dataset.skip(window.start).take(window.stop - window.start)
+        return dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+
+    count = window.stop - window.start if window else count_of(builder, split_name, read)
+    if not count:
         raise DataError(f"split '{split_name}' of tfds dataset '{name}' is empty")
-    x = np.concatenate([inputs for inputs, _ in batches])
-    y = np.concatenate([labels for _, labels in batches])
-    if input_kind == TEXT:
-        x = np.asarray([text.decode("utf-8", errors="replace") for text in x], dtype=object)
-    return Split(x=x, y=y.astype(np.float32 if task == REGRESSION else np.int32))
+    dtype = {IMAGE: "uint8", VECTOR: "float32", TEXT: "object"}[input_kind]
+    return StreamedSplit(read=read, count=count, shape=shape, dtype=dtype,
+                         label_dtype=label_dtype,
+                         key=f"tfds {name} {builder.info.version} {builder.data_dir} "
+                             f"{split_name} {window}")
+
+
+def count_of(builder, split_name: str, read=None) -> int:
+    """Examples in a split: from the dataset's info, else from its stream (mock data)."""
+    with contextlib.suppress(Exception):
+        count = builder.info.splits[split_name].num_examples
+        if count:
+            return int(count)
+    dataset = read() if read else builder.as_dataset(split=split_name, as_supervised=True)
+    count = int(dataset.cardinality())
+    return count if count >= 0 else sum(1 for _ in dataset)

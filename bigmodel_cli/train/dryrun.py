@@ -147,7 +147,9 @@ def _loaded_spec(data_config, seed: int) -> tuple[InputSpec, TargetSpec]:
     # downloads nothing. Only keras and tfds download; they have their own readers above.
     from .. import data
 
-    bundle = data.load(data_config, seed)
+    # Only the specs: nothing decoded into a cache (an image folder's size, with
+    # data.image_size: auto, is read from a sample of its files; text is read for its words).
+    bundle = data.load(data_config, seed, fill=False)
     return bundle.input_spec, bundle.target
 
 

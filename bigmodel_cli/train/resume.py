@@ -26,6 +26,7 @@ SAFE_TO_CHANGE = (
     "training.steps_per_execution", "training.jit_compile", "training.deterministic",
     "training.peak_flops", "checkpoint.keep_last", "checkpoint.backup_every_steps",
     "distribute",
+    "data.cache",  # where decoded examples are kept: the batches are the same
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         results["total_seconds"] = round(time.perf_counter() - started, 2)
         write_json(run.results, results)  # written last: it marks the run finished
         checkpoints.clear(run.backup)  # results.json now marks the run, backups are spent
+        shutil.rmtree(run.cache, ignore_errors=True)  # and so is a cache on disk
     except OSError as error:  # a full disk or a folder gone read-only while training
         path = Path(error.filename or run.path)
         raise atomic.os_error(error, path, "write" if path.is_relative_to(run.path)
@@ -92,7 +94,8 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     from . import optimizer as optim
 
     # --- data ----------------------------------------------------------------------------------
-    bundle = data.load(config.data, config.seed)
+    # Caches are filled here, before the first step; one on disk goes to run/cache/ (ours).
+    bundle = data.load(config.data, config.seed, run_dir=run.path, console=console)
     sizes = ", ".join(f"{split} {count:,}" for split, count in bundle.sizes.items())
     dataset_name = config.data.name or config.data.path or config.data.kind
     console.print(f"data: {config.data.source}/{dataset_name}: {sizes}", highlight=False)
@@ -161,13 +164,15 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
 
     # --- fit -----------------------------------------------------------------------------------
     validation = assembled.to_model_inputs(bundle.validation)
+    skipped_before = bundle.skipped
     fit_started = time.perf_counter()
     try:
         phases = list(_phases(start, training.epochs, steps_per_epoch))
         for index, (first_epoch, last_epoch, steps, first_step) in enumerate(phases):
             # Only the last `fit` may put EMA averages into the weights (optimizer.py).
             more = index < len(phases) - 1
-            with optim.raw_weights_kept(model.optimizer) if more else contextlib.nullcontext():
+            with optim.raw_weights_kept(model.optimizer) if more else contextlib.nullcontext(), \
+                    bundle.reading():  # a file refused mid-stream: its own one-line error
                 # One stream of batches for the whole run, entered at the step reached so far.
                 model.fit(assembled.to_model_inputs(bundle.train_stream(first_step)),
                           validation_data=validation,
@@ -178,6 +183,8 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     finally:
         progress.close()
     fit_seconds = time.perf_counter() - fit_started
+    if bundle.skipped > skipped_before:  # files found unreadable mid-stream
+        console.print(bundle.skipped_note, highlight=False, markup=False)
     epochs_run = math.ceil(guard.global_step / steps_per_epoch)
     if placement["workers"] > 1:  # workers that trained in sync print the same fingerprint
         console.print(f"worker {placement['worker']}: final weights "
@@ -196,6 +203,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
         "distribute": placement,
         "parameters": model.count_params(),
         "skipped": bundle.skipped,  # unreadable files or rows left out (data.on_bad_file: skip)
+        "skipped_files": bundle.skipped_files,  # their names (the first 100)
         # examples/s of the training steps, FLOPs per example and MFU against the peak FLOP/s
         "throughput": performance.run_report(tf, model, strategy, progress.examples_per_second(),
                                              training.peak_flops, progress.tokens_per_example),
@@ -203,7 +211,8 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     console.print(performance.describe_throughput(results["throughput"]), highlight=False)
     if bundle.test is not None:
         best = checkpoints.load_checkpoint(run.model_files(), unsafe=False, warn=warn)
-        results["test"] = best.evaluate(bundle.test, return_dict=True, verbose=0)
+        with bundle.reading():
+            results["test"] = best.evaluate(bundle.test, return_dict=True, verbose=0)
         console.print("test: " + "  ".join(f"{key} {value:.4f}"
                                            for key, value in results["test"].items()),
                       highlight=False)
