@@ -116,6 +116,7 @@ def test_image_size_auto_is_the_size_all_images_share(tmp_path):
     bundle, log = load(image_config(root))
     assert bundle.input_spec.shape == (6, 10, 3)
     assert "image size: 6x10, the size of all 10 images (data.image_size: auto)" in log
+    assert "data cache: train 8 examples" in log and "\n\n" not in log  # no progress bar left
     x, _ = next(iter(bundle.train))
     assert x.shape[1:] == (6, 10, 3)
     explicit, log = load(image_config(root, image_size=[4, 4]))  # an explicit size still wins

@@ -95,8 +95,9 @@ def choose(cache, split: str, size: int, budget: Budget, run_dir: Path | None,
 
 @contextlib.contextmanager
 def progress(console, label: str, total: int):
-    """advance(n) for a transient progress bar on the console (nothing without one)."""
-    if console is None:
+    """advance(n) for a transient progress bar on a terminal (nothing elsewhere: in a log
+    file it would leave empty lines)."""
+    if console is None or not console.is_terminal:
         yield lambda count: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
