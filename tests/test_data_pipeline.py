@@ -88,11 +88,32 @@ def test_regression_cut_and_float_labels():
     assert result.target.task == "regression" and result.target.num_classes == 0
 
 
-def test_shuffled_order_is_a_permutation():
-    labels = np.array([0] * 30 + [1] * 10)
-    order = splits.shuffled_order(labels, "binary", seed=1)
-    assert sorted(order) == list(range(40))
-    assert labels[order[:4]].tolist().count(1) == 1  # the minority class appears early
+def test_held_out_splits_are_stratified_disjoint_and_seeded():
+    labels = np.array([0] * 300 + [1] * 100 + [2] * 20)
+    train = Split(x=np.arange(420, dtype=np.float32)[:, None], y=labels)
+
+    def cut(seed):
+        return splits.cut_splits(train, None, None, validation_fraction=0.1, test_fraction=0.2,
+                                 task="multiclass", seed=seed)
+
+    rest, validation, test = cut(7)
+    ids = [split.x[:, 0].astype(int) for split in (rest, validation, test)]
+    assert sorted(np.concatenate(ids).tolist()) == list(range(420))  # each example once
+    # The class balance of the whole (15:5:1) in every split, to one example.
+    assert np.bincount(test.y).tolist() == [60, 20, 4]
+    assert np.bincount(validation.y).tolist() == [30, 10, 2]
+    again = cut(7)
+    assert all(np.array_equal(a.x, b.x)
+               for a, b in zip(again, (rest, validation, test), strict=True))
+    assert not np.array_equal(cut(8)[2].x, test.x)
+
+
+def test_a_class_too_small_to_stratify_is_cut_at_random():
+    labels = np.array([0] * 30 + [1])  # one example of class 1: no stratified cut exists
+    train = Split(x=np.arange(31, dtype=np.float32)[:, None], y=labels)
+    rest, _, test = splits.cut_splits(train, None, None, validation_fraction=0, test_fraction=0.2,
+                                      task="multiclass", seed=1)
+    assert (len(rest), len(test)) == (25, 6)
 
 
 # --- input specs ----------------------------------------------------------------------------

@@ -42,3 +42,12 @@ def test_a_legacy_run_config_is_no_config_change(tmp_path):
     reports = []
     resume.check_config_change(RunDir(folder), same, force=False, report=reports.append)
     assert reports == []
+
+
+def test_evaluating_a_run_whose_splits_were_cut_the_old_way_warns(tmp_path):
+    folder = shutil.copytree(LEGACY / "image", tmp_path / "image")
+    assert "split_cut" not in (folder / "spec.json").read_text()  # saved before the sklearn cut
+    result = bigmodel("evaluate", folder, "--json", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert "cut from its training data by an earlier bigmodel" in result.stderr
+    assert json.loads(result.stdout)["examples"] > 0

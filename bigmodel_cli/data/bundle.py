@@ -25,6 +25,8 @@ class DataBundle:
         self.bad_files = bad_files
         self._filling = filling  # the context to fill every split in (caching.Caching)
         self._pipelines: dict[str, Any] = {}
+        # splits.SPLIT_CUT when validation or test was cut from train here, else None
+        self.split_cut: int | None = None
 
     def examples(self, name: str):
         """A split's examples, its cache filled first if it has one still to fill."""

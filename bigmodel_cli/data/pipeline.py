@@ -33,7 +33,7 @@ from .spec import (
     StreamedSplit,
     TargetSpec,
 )
-from .splits import cap_examples, cut_splits
+from .splits import SPLIT_CUT, cap_examples, cut_splits
 
 
 def make_bundle(raw: RawData, data_config, seed: int, *, run_dir=None, console=None,
@@ -74,6 +74,8 @@ def make_bundle(raw: RawData, data_config, seed: int, *, run_dir=None, console=N
             training_labels(splits["train"], bundle))
         bundle.input_spec = describe_inputs(raw, splits, bundle, data_config)
     augment.make_augmenter(data_config.augment, raw.input_kind, seed)  # a mistake fails here
+    if validation is not raw.validation or test is not raw.test:
+        bundle.split_cut = SPLIT_CUT
     return bundle
 
 

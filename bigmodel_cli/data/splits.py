@@ -1,7 +1,9 @@
 """Cutting validation and test examples out of a training split, and capping its size.
 
-Everything here is numpy: the cut is a seeded permutation, stratified by class when the
-labels allow it, so that the same seed always gives the same three splits.
+The cut is scikit-learn's seeded `train_test_split`, stratified by class when the labels
+allow it, on example indices (file names for folders, never decoded arrays): the same seed
+always gives the same three splits. `SPLIT_CUT` names this cut in spec.json, so that a run
+whose splits were cut another way (an earlier bigmodel) is told apart.
 
 Each split keeps its examples in the source's order (often class after class), so that
 evaluation and predictions line up with the files. Training never reads them in that order:
@@ -15,6 +17,19 @@ import numpy as np
 from .. import tasks
 from ..errors import DataError
 from .spec import Split
+
+# Version of the cut written to spec.json: 2 is scikit-learn's stratified train_test_split (1,
+# before it and not written, interleaved classes along a seeded permutation).
+SPLIT_CUT = 2
+
+
+def other_cut_note(trained_spec: dict, split_cut: int | None) -> str | None:
+    """A warning when a run's held-out splits were cut another way than they are now."""
+    if split_cut is None or trained_spec.get("split_cut", 1) == split_cut:
+        return None
+    return ("this run's validation and test examples were cut from its training data by an "
+            "earlier bigmodel, another way: the splits read now may hold examples it trained on; "
+            "train a new run for clean figures")
 
 
 def random_generator(seed: int, *stream: int) -> np.random.Generator:
@@ -33,24 +48,20 @@ def cut_count(total: int, fraction: float) -> int:
     return max(1, int(round(total * fraction)))
 
 
-def shuffled_order(labels: np.ndarray, task: str, seed: int) -> np.ndarray:
-    """A seeded permutation of example indices, with classes interleaved when classifying.
+def hold_out(labels: np.ndarray, pool: np.ndarray, count: int, stratify: bool,
+             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split the example indices `pool` into (kept, held out `count`), both sorted: a seeded
+    random cut, stratified by class when asked and when the classes allow it."""
+    from sklearn.model_selection import train_test_split
 
-    Interleaving (each class's examples spread evenly along the order) means any prefix of the
-    order is close to stratified, so held-out splits cut from its front keep the class balance.
-    """
-    rng = random_generator(seed)
-    order = rng.permutation(len(labels))
-    if not tasks.get(task).stratify:  # not one class per example (regression, multilabel)
-        return order
-    # Position of each example within its own class, as a fraction of the class size; sorting
-    # by that fraction (ties broken by the random order) spreads every class evenly.
-    shuffled_labels = labels[order]
-    rank_in_class = np.zeros(len(labels), dtype=np.float64)
-    for label in np.unique(shuffled_labels):
-        members = np.flatnonzero(shuffled_labels == label)
-        rank_in_class[members] = (np.arange(len(members)) + rng.random()) / len(members)
-    return order[np.argsort(rank_in_class, kind="stable")]
+    try:
+        kept, held = train_test_split(pool, test_size=count, random_state=seed % 2**32,
+                                      stratify=labels[pool] if stratify else None)
+    except ValueError:
+        # scikit-learn stratifies only when every class has two examples and `count` can hold
+        # one of each class; a smaller split is cut at random instead.
+        kept, held = train_test_split(pool, test_size=count, random_state=seed % 2**32)
+    return np.sort(kept), np.sort(held)
 
 
 def cut_splits(
@@ -74,13 +85,17 @@ def cut_splits(
             f"only {total} training examples: too few to hold out "
             f"validation_split={validation_fraction} and test_split={test_fraction}; "
             "lower them or use more examples")
-    order = shuffled_order(np.asarray(train.y), task, seed)
+    # Stratified when classifying (tasks.Task.stratify: one class per example); each split
+    # sorted: the training pipeline permutes its examples every epoch.
+    stratify = tasks.get(task).stratify
+    labels = np.asarray(train.y)
+    remaining = np.arange(total)
     if test is None and test_count:
-        test = take(train, np.sort(order[:test_count]))
+        remaining, held = hold_out(labels, remaining, test_count, stratify, seed)
+        test = take(train, held)
     if validation is None and validation_count:
-        validation = take(train, np.sort(order[test_count:test_count + validation_count]))
-    # Sorted like the held-out splits: the training pipeline permutes them every epoch.
-    remaining = np.sort(order[test_count + validation_count:])
+        remaining, held = hold_out(labels, remaining, validation_count, stratify, seed + 1)
+        validation = take(train, held)
     return take(train, remaining), validation, test
 
 

@@ -66,12 +66,16 @@ def load_run_data(run: RunDir, config: Config):
     trained on (classes and their order, input shape, columns: what the saved model means)."""
     from .. import data
     from ..data.spec import require_same_data
+    from ..data.splits import other_cut_note
 
     bundle = data.load(config.data, config.seed)
     where = config.data.path or config.data.name or config.data.source
-    require_same_data(read_json(run.spec), bundle, where,
+    trained_spec = read_json(run.spec)
+    require_same_data(trained_spec, bundle, where,
                       "restore the data it was trained on, or train a new run on this data "
                       "(bigmodel train CONFIG --run-dir NEW_DIR)")
+    if note := other_cut_note(trained_spec, bundle.split_cut):
+        warn(note)
     trained_sizes = read_json(run.results).get("examples") if run.finished else None
     if trained_sizes and trained_sizes != bundle.sizes:
         # Added or removed files move the cut of validation and test from a pool of examples.

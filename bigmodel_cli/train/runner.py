@@ -19,6 +19,7 @@ from .. import __version__, atomic
 from .. import config as config_module
 from ..config.schema import Config
 from ..data.spec import require_same_data
+from ..data.splits import other_cut_note
 from ..errors import UsageError
 from ..runs import RunDir, read_json, write_json
 from ..runtime import distribute, keras_compat, precision
@@ -102,8 +103,11 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     if bundle.skipped:
         console.print(bundle.skipped_note, highlight=False, markup=False)
     if begin.weights and run.spec.exists():  # a resume or an extension: the same data only
-        require_same_data(read_json(run.spec), bundle, str(run.path),
+        trained_spec = read_json(run.spec)
+        require_same_data(trained_spec, bundle, str(run.path),
                           "use --restart to train on this data, or another --run-dir")
+        if note := other_cut_note(trained_spec, bundle.split_cut):
+            console.print(f"warning: {note}", style="yellow", highlight=False, markup=False)
 
     # --- model and optimizer, built inside the strategy's scope ---------------------------------
     training = config.training
@@ -224,7 +228,9 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
 def _write_run_files(run: RunDir, config: Config, bundle, tf, keras) -> None:
     """What predict and a later resume read: the resolved config, the data's spec, versions."""
     atomic.write_text(run.config, config_module.dump(config))
-    write_json(run.spec, {"input": bundle.input_spec.to_dict(), "target": bundle.target.to_dict()})
+    cut = {"split_cut": bundle.split_cut} if bundle.split_cut else {}
+    write_json(run.spec, {"input": bundle.input_spec.to_dict(), "target": bundle.target.to_dict(),
+                          **cut})
     write_json(run.versions, versions(tf, keras))
 
 
