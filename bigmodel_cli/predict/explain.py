@@ -160,7 +160,7 @@ def _in_input_units(explanation: Explanation, example, prepared, model, spec: In
         explanation.heat_map = scores.sum(axis=-1) if scores.ndim == 3 else scores
     elif spec.kind in (TOKENS, TEXT):
         per_token = scores.reshape(scores.shape[0], -1).sum(axis=-1)
-        words = _token_words(model, spec, prepared.ids)
+        words = _token_words(model, spec, prepared.ids, example)
         explanation.parts = [(words[position], str(int(token)), float(per_token[position]))
                              for position, token in enumerate(prepared.ids) if token != 0]
     elif spec.kind == TABLE:
@@ -171,12 +171,26 @@ def _in_input_units(explanation: Explanation, example, prepared, model, spec: In
                              for position, score in enumerate(scores.reshape(-1))]
 
 
-def _token_words(model, spec: InputSpec, ids: np.ndarray) -> list[str]:
-    """Each id as its word (text models: the vocabulary of the model's own vectorizer)."""
-    if spec.kind == TEXT:
-        vocabulary = model.get_layer("vectorize").get_vocabulary()
-        return [vocabulary[int(token)] for token in ids]
-    return [str(int(token)) for token in ids]
+def _token_words(model, spec: InputSpec, ids: np.ndarray, example) -> list[str]:
+    """Each id as a word: for text, the word as written where the model's own vectorizer reads
+    each whitespace-separated word as one token (out-of-vocabulary words then show as
+    written, not as [UNK]), else its vocabulary entry; for tokens, the id."""
+    if spec.kind != TEXT:
+        return [str(int(token)) for token in ids]
+    vectorize = model.get_layer("vectorize")
+    vocabulary = vectorize.get_vocabulary()
+    words = [vocabulary[int(token)] for token in ids]
+    written = str(np.asarray(example).item()).split()
+    if written:
+        each = np.asarray(vectorize(np.asarray(written, dtype=object)))
+        counts = (each != 0).sum(axis=1)
+        kept = [word for word, count in zip(written, counts, strict=True) if count == 1]
+        real = [position for position, token in enumerate(ids) if token != 0]
+        same = [int(row[0]) for row, count in zip(each, counts, strict=True) if count == 1]
+        if counts.max(initial=0) <= 1 and same[:len(real)] == [int(ids[p]) for p in real]:
+            for position, word in zip(real, kept, strict=False):
+                words[position] = word
+    return words
 
 
 def _columns(scores: np.ndarray, widths: list[int], example: dict, spec: InputSpec):

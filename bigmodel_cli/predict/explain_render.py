@@ -25,7 +25,7 @@ from .explain import Explanation
 FORMATS = {IMAGE: ("png", "json"), VECTOR: ("png", "json"), TABLE: ("png", "json"),
            TOKENS: ("html", "json"), TEXT: ("html", "json")}
 DPI = 100
-IMAGE_FIGURE = (9.0, 3.4)  # inches: image, heat map, overlay; 900 x 340 pixels
+IMAGE_FIGURE = (9.0, 3.6)  # inches: image, heat map, overlay; 900 x 360 pixels
 BAR_FIGURE_WIDTH = 8.0
 MOST_BARS = 20  # parts shown in a bar chart; the JSON has every one
 GRID_COLUMNS = 6
@@ -71,6 +71,10 @@ def write(explanations: list[Explanation], folder: Path, formats: list[str]) -> 
 
 def describe(explanation: Explanation) -> str:
     """One line: what was predicted, what is explained, how, and the completeness gap."""
+    return " · ".join(_describe_lines(explanation))
+
+
+def _describe_lines(explanation: Explanation) -> tuple[str, str]:
     predicted = explanation.predicted
     said = f"{predicted['value']:.4g}" if "value" in predicted else \
         f"{predicted['class']} ({predicted['probability']:.3f})"
@@ -79,7 +83,11 @@ def describe(explanation: Explanation) -> str:
         how += f", {explanation.steps} steps"
     if explanation.method != "saliency":
         how += f", baseline {explanation.baseline}"
-    return f"predicted {said} · explains {explanation.target} · {how} · {gap_words(explanation)}"
+    return f"predicted {said} · explains {explanation.target}", f"{how} · {gap_words(explanation)}"
+
+
+def _title(explanation: Explanation, width: int) -> str:
+    return "\n".join([_tail(explanation.input, width), *_describe_lines(explanation)])
 
 
 def gap_words(explanation: Explanation) -> str:
@@ -124,12 +132,13 @@ def _image_figure(pyplot, explanation: Explanation):
     axes[0].set_title("input", fontsize=9)
     shown = axes[1].imshow(heat, cmap="PiYG", vmin=-limit, vmax=limit)
     axes[1].set_title("attribution", fontsize=9)
-    figure.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
+    figure.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
     _overlay(axes[2], explanation)
     axes[2].set_title("overlay (|attribution|)", fontsize=9)
     for axis in axes:
         axis.set_axis_off()
-    figure.suptitle(f"{explanation.input}\n{describe(explanation)}", fontsize=8)
+    figure.suptitle(_title(explanation, 90), fontsize=8)
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.03, top=0.76, wspace=0.15)
     return figure
 
 
@@ -159,21 +168,22 @@ def _grid_figure(pyplot, explanations: list[Explanation]):
     for axis, explanation in zip(axes.flat, explanations, strict=False):
         _overlay(axis, explanation)
         predicted = explanation.predicted
-        axis.set_title(f"{_short(explanation.input, 22)}\n{predicted['class']} "
+        axis.set_title(f"{_tail(explanation.input, 24)}\n{predicted['class']} "
                        f"({predicted['probability']:.2f})", fontsize=7)
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.85, hspace=0.35)
     return figure
 
 
 def _bar_figure(pyplot, explanation: Explanation):
     parts = sorted(explanation.parts, key=lambda part: -abs(part[2]))[:MOST_BARS]
-    figure, axis = pyplot.subplots(figsize=(BAR_FIGURE_WIDTH, 1.2 + 0.3 * len(parts)), dpi=DPI)
+    figure, axis = pyplot.subplots(figsize=(BAR_FIGURE_WIDTH, 1.6 + 0.3 * len(parts)), dpi=DPI)
     names = [_short(f"{name} = {value}", 40) for name, value, _ in parts][::-1]
     scores = [score for _, _, score in parts][::-1]
     axis.barh(names, scores, color=["#2ea043" if score >= 0 else "#d62728" for score in scores])
     axis.axvline(0, color="black", linewidth=0.8)
     axis.set_xlabel("attribution (green raises the explained output, red lowers it)")
     axis.tick_params(axis="y", labelsize=8)
-    axis.set_title(f"{_short(explanation.input, 60)}\n{describe(explanation)}", fontsize=8)
+    axis.set_title(_title(explanation, 90), fontsize=8)
     figure.tight_layout()
     return figure
 
@@ -226,7 +236,14 @@ def _colour(score: float, strength: float) -> tuple[int, int, int]:
 
 
 def _file_name(label: str) -> str:
+    """A file name from an input's label: digit.png -> digit, rows.csv:3 -> rows.csv_3."""
+    label = re.sub(r"\.(png|jpe?g|bmp|gif)$", "", label, flags=re.IGNORECASE)
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[-60:] or "input"
+
+
+def _tail(text: str, width: int) -> str:
+    """The end of a long label: the file name matters more than the folders above it."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
 def _short(text: str, width: int) -> str:
