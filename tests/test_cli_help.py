@@ -14,6 +14,7 @@ COMMANDS = {  # command: the usage line its help starts with
     "train": "Usage: bigmodel train [OPTIONS] CONFIG",
     "evaluate": "Usage: bigmodel evaluate [OPTIONS] RUN_DIR",
     "predict": "Usage: bigmodel predict [OPTIONS] RUN_DIR INPUT...",
+    "explain": "Usage: bigmodel explain [OPTIONS] RUN_DIR INPUT...",
     "init": "Usage: bigmodel init [OPTIONS]",
     "config": "Usage: bigmodel config [OPTIONS] COMMAND [ARGS]...",
     "config show": "Usage: bigmodel config show [OPTIONS] CONFIG",

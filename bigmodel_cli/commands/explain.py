@@ -34,9 +34,8 @@ class ExplainFormat(StrEnum):
     json = "json"
 
 
-@app.command(epilog="""bigmodel explain runs/quickstart digit.png
-                         bigmodel explain runs/rnn_imdb "a wonderful film" --target pos
-                         bigmodel explain runs/table rows.csv --method saliency --format json""")
+@app.command(epilog="""bigmodel explain runs/quickstart digit.png other.png
+                         bigmodel explain runs/rnn_imdb "a wonderful film" --target pos""")
 def explain(run_dir: RunPath,
             inputs: Annotated[list[str], typer.Argument(
                 metavar="INPUT", help="What 'bigmodel predict' takes: a file, a folder, or (for "
@@ -73,7 +72,7 @@ def explain(run_dir: RunPath,
     from ..predict.explain import explain_run
     from ..predict.inference import load_run
 
-    _, _, spec, _ = load_run(run_dir)
+    run, _, spec, _ = load_run(run_dir)
     formats = explain_render.check_formats([item.value for item in output_format or []],
                                            spec.kind)
     explanations = explain_run(run_dir, inputs, method.value, steps, baseline.value, target,
@@ -86,6 +85,6 @@ def explain(run_dir: RunPath,
             stderr.print(f"warning: {explanation.input}: the attributions miss f(input) - "
                          f"f(baseline) by {explanation.attribution.gap_fraction:.1%} (over 5%); "
                          f"raise --steps (now {steps})", style="yellow")
-    folder = output if output is not None else Path(run_dir) / "explanations"
+    folder = output if output is not None else run.path / "explanations"
     written = explain_render.write(explanations, folder, formats)
     stderr.print(f"wrote {len(written)} file(s) to {folder}")

@@ -75,15 +75,19 @@ def describe(explanation: Explanation) -> str:
 
 
 def _describe_lines(explanation: Explanation) -> tuple[str, str]:
-    predicted = explanation.predicted
-    said = f"{predicted['value']:.4g}" if "value" in predicted else \
-        f"{predicted['class']} ({predicted['probability']:.3f})"
+    said = _said(explanation.predicted)
     how = METHOD_WORDS[explanation.method]
     if explanation.method == "integrated_gradients":
         how += f", {explanation.steps} steps"
     if explanation.method != "saliency":
         how += f", baseline {explanation.baseline}"
     return f"predicted {said} · explains {explanation.target}", f"{how} · {gap_words(explanation)}"
+
+
+def _said(predicted: dict, digits: int = 3) -> str:
+    if "value" in predicted:
+        return f"{predicted['value']:.4g}"
+    return f"{predicted['class']} ({predicted['probability']:.{digits}f})"
 
 
 def _title(explanation: Explanation, width: int) -> str:
@@ -167,9 +171,8 @@ def _grid_figure(pyplot, explanations: list[Explanation]):
         axis.set_axis_off()
     for axis, explanation in zip(axes.flat, explanations, strict=False):
         _overlay(axis, explanation)
-        predicted = explanation.predicted
-        axis.set_title(f"{_tail(explanation.input, 24)}\n{predicted['class']} "
-                       f"({predicted['probability']:.2f})", fontsize=7)
+        axis.set_title(f"{_tail(explanation.input, 24)}\n{_said(explanation.predicted, 2)}",
+                       fontsize=7)
     figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.85, hspace=0.35)
     return figure
 
@@ -236,7 +239,9 @@ def _colour(score: float, strength: float) -> tuple[int, int, int]:
 
 
 def _file_name(label: str) -> str:
-    """A file name from an input's label: digit.png -> digit, rows.csv:3 -> rows.csv_3."""
+    """A file name from an input's label, its folders left out (the number in front keeps
+    names apart): photos/digit.png -> digit, rows.csv:3 -> rows.csv_3."""
+    label = re.sub(r".*[/\\]", "", label)
     label = re.sub(r"\.(png|jpe?g|bmp|gif)$", "", label, flags=re.IGNORECASE)
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[-60:] or "input"
 
