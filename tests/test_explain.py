@@ -1,5 +1,5 @@
 """bigmodel explain: integrated gradients add up to f(input) - f(baseline), an input the model
-ignores gets nothing, the same input gives the same file, each input kind writes its files,
+ignores gets nothing, the same input gives the same scores, each input kind writes its files,
 and mistakes are one line with exit code 2.
 
 Models are built in the test (random weights: attributions need no training) except for the
@@ -166,29 +166,23 @@ def image_run(tmp_path_factory):
 
 
 def test_explain_writes_a_picture_per_image_a_grid_and_json(image_run):
-    result = bigmodel("explain", image_run / "run", image_run / "two.npy",
+    # The same file twice: the same input must give the same explanation.
+    result = bigmodel("explain", image_run / "run", image_run / "two.npy", image_run / "two.npy",
                       "--output", image_run / "first")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("completeness gap") == 2
+    assert result.stdout.count("completeness gap") == 4
     names = sorted(path.name for path in (image_run / "first").iterdir())
-    assert names == ["000-two.npy_0.png", "001-two.npy_1.png", "explanations.json", "grid.png"]
+    assert names == ["000-two.npy_0.png", "001-two.npy_1.png", "002-two.npy_0.png",
+                     "003-two.npy_1.png", "explanations.json", "grid.png"]
     width, height = (round(inches * explain_render.DPI) for inches in explain_render.IMAGE_FIGURE)
-    for name in names[:2]:
+    for name in names[:4]:
         assert_real_png(image_run / "first" / name, (width, height))
     assert_real_png(image_run / "first" / "grid.png")
     rows = json.loads((image_run / "first" / "explanations.json").read_text())
     assert np.asarray(rows[0]["heat_map"]).shape == (8, 8)
     assert rows[0]["baseline"] == "black" and rows[0]["steps"] == 64
-
-
-def test_the_same_input_gives_the_same_explanation(image_run):
-    again = bigmodel("explain", image_run / "run", image_run / "two.npy",
-                     "--output", image_run / "second", "--format", "json")
-    assert again.returncode == 0, again.stderr
-    assert sorted(path.name for path in (image_run / "second").iterdir()) == \
-        ["explanations.json"]
-    first = json.loads((image_run / "first" / "explanations.json").read_text())
-    assert json.loads((image_run / "second" / "explanations.json").read_text()) == first
+    assert rows[0]["heat_map"] != rows[1]["heat_map"]
+    assert rows[2] == rows[0] and rows[3] == rows[1]
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -221,3 +215,43 @@ def test_a_linear_regression_is_explained_exactly_by_weight_times_input(tmp_path
         assert found.predicted == {"value": pytest.approx(2.0 - 3.0 - 1.0 + 4.0)}
         assert found.target == "value" and found.attribution.gap < 1e-6
     assert_real_png(explain_render.write([found], tmp_path, ["png"])[0])
+
+
+def test_a_blurred_image_is_a_baseline():
+    from bigmodel_cli import models
+    from bigmodel_cli.config.schema import CnnConfig
+    from bigmodel_cli.data.spec import IMAGE
+
+    spec = InputSpec(kind=IMAGE, shape=(8, 8, 1), dtype="float32", scale=1 / 255)
+    import keras
+
+    keras.utils.set_random_seed(5)
+    model = models.build_model(spec, CLASSES, CnnConfig(family="cnn", filters=[4],
+                                                        dense_units=[8]))
+    image = np.zeros((1, 8, 8, 1), "float32")
+    image[0, 2:6, 3:5] = 255.0  # a bright bar: its blur is a gray smudge, not black
+    black, = explain_one(model, spec, CLASSES, image, baseline="black", index=0)
+    blurred, = explain_one(model, spec, CLASSES, image, baseline="blur", index=0)
+    assert blurred.attribution.baseline_value != pytest.approx(black.attribution.baseline_value,
+                                                                abs=1e-6)
+    for found in (black, blurred):
+        assert found.heat_map.shape == (8, 8) and not found.attribution.gap_too_large
+    # The outside stays black under blur too, nearly: almost no attribution far from the bar.
+    assert np.abs(blurred.heat_map[:, 7]).sum() < 0.1 * np.abs(blurred.heat_map).sum()
+
+
+def test_too_few_steps_on_a_steep_model_are_flagged():
+    """p(a) = sigmoid(10 x): one step sees the flat part only; 64 steps follow the curve."""
+    import keras
+
+    inputs = keras.Input((1,), name="inputs")
+    layer = keras.layers.Dense(2, activation="softmax", name="predictions")
+    model = keras.Model(inputs, layer(inputs))
+    layer.set_weights([np.array([[5.0, -5.0]], "float32"), np.zeros(2, "float32")])
+    spec = InputSpec(kind=VECTOR, shape=(1,), dtype="float32")
+    x = np.ones((1, 1), "float32")
+    crude, = explain_one(model, spec, CLASSES, x, steps=1, index=0)
+    fine, = explain_one(model, spec, CLASSES, x, steps=64, index=0)
+    assert crude.attribution.gap_fraction > 0.5 and crude.attribution.gap_too_large
+    assert fine.attribution.gap_fraction < 0.01 and not fine.attribution.gap_too_large
+    assert "completeness gap" in explain_render.describe(crude)

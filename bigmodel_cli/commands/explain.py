@@ -82,9 +82,11 @@ def explain(run_dir: RunPath,
         if explanation.kind in ("tokens", "text"):
             stdout.print(explain_render.token_text(explanation))
         if explanation.attribution.gap_too_large:
-            stderr.print(f"warning: {explanation.input}: the attributions miss f(input) - "
-                         f"f(baseline) by {explanation.attribution.gap_fraction:.1%} (over 5%); "
-                         f"raise --steps (now {steps})", style="yellow")
+            advice = f"raise --steps (now {steps})" if method == Method.integrated_gradients \
+                else "gradient x input adds up only for a linear model; use integrated_gradients"
+            stderr.print(f"warning: {explanation.input}: the scores do not add up, "
+                         f"{explain_render.gap_words(explanation)} is over 5%; {advice}",
+                         style="yellow")
     folder = output if output is not None else run.path / "explanations"
     written = explain_render.write(explanations, folder, formats)
     stderr.print(f"wrote {len(written)} file(s) to {folder}")

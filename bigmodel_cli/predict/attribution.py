@@ -48,9 +48,10 @@ class Attribution:
 
     @property
     def gap_fraction(self) -> float | None:
-        if self.gap is None:
+        """The gap as a fraction of |f(input) - f(baseline)|; None when that is 0."""
+        if self.gap is None or self.value == self.baseline_value:
             return None
-        return self.gap / max(abs(self.value - self.baseline_value), GAP_FLOOR)
+        return self.gap / abs(self.value - self.baseline_value)
 
     @property
     def gap_too_large(self) -> bool:

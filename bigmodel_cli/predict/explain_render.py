@@ -98,7 +98,8 @@ def gap_words(explanation: Explanation) -> str:
     found = explanation.attribution
     if found.gap is None:
         return "no completeness check (saliency)"
-    return (f"completeness gap {found.gap:.2g} ({found.gap_fraction:.1%} of "
+    fraction = "" if found.gap_fraction is None else f"{found.gap_fraction:.1%} of "
+    return (f"completeness gap {found.gap:.2g} ({fraction}"
             f"f(x) - f(baseline) = {found.value - found.baseline_value:.3g})")
 
 
