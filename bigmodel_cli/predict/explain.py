@@ -105,12 +105,13 @@ def explain_batch(model, spec: InputSpec, target_spec: TargetSpec, task_name: st
                   labels: list[str], batch, method: str, steps: int, baseline: str,
                   index: int | None) -> list[Explanation]:
     """One Explanation per example of `batch` (what inputs.read_inputs returns)."""
-    outputs = np.asarray(model(batch, training=False))  # one call, for the predicted classes
+    outputs = _outputs(model, batch, len(labels))  # for the predicted classes
     point = make_point(model, spec)
     explanations = []
     for number, label in enumerate(labels):
-        example = {name: column[number] for name, column in batch.items()} \
-            if isinstance(batch, dict) else batch[number]
+        example = _rows(batch, number, number + 1)
+        example = {name: column[0] for name, column in example.items()} \
+            if isinstance(example, dict) else example[0]
         chosen = _predicted_index(outputs[number], task_name) if index is None else index
         prepared = point.prepare(example, baseline)
         found = attribute(method, lambda points, e=example: point.forward(e, points),
@@ -124,6 +125,19 @@ def explain_batch(model, spec: InputSpec, target_spec: TargetSpec, task_name: st
         _in_input_units(explanation, example, prepared, model, spec)
         explanations.append(explanation)
     return explanations
+
+
+def _outputs(model, batch, count: int, size: int = 64) -> np.ndarray:
+    """The model's outputs for the whole batch, `size` examples a call (a folder of many
+    images does not go through the model at once)."""
+    return np.concatenate([np.asarray(model(_rows(batch, start, start + size), training=False))
+                           for start in range(0, count, size)])
+
+
+def _rows(batch, start: int, stop: int):
+    if isinstance(batch, dict):
+        return {name: column[start:stop] for name, column in batch.items()}
+    return batch[start:stop]
 
 
 def _predicted_index(output: np.ndarray, task_name: str) -> int:
