@@ -78,6 +78,7 @@ class LayerPoint:
         self.model, self.spec = model, spec
         self.layer = _embedding_layer(model) if spec.kind in (TOKENS, TEXT) \
             else _table_features_layer(model, spec)
+        self.dtype = None  # of the layer's output (float16 under mixed precision), by prepare
 
     def prepare(self, example, baseline: str) -> Prepared:
         seen = {}
