@@ -256,3 +256,50 @@ def test_too_few_steps_on_a_steep_model_are_flagged():
     assert crude.attribution.gap_fraction > 0.5 and crude.attribution.gap_too_large
     assert fine.attribution.gap_fraction < 0.01 and not fine.attribution.gap_too_large
     assert "completeness gap" in explain_render.describe(crude)
+
+
+def test_a_pretrained_backbone_is_attributed_through_its_token_embedding_words_merged():
+    """The shape of a model.family: pretrained model (a keras-hub preprocessor layer, then a
+    body model holding the backbone), with a tiny random BERT and its WordPiece tokenizer."""
+    import keras
+    import keras_hub
+
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "play", "##ing",
+                  "dog", "##s"]
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True), sequence_length=8)
+    keras.utils.set_random_seed(1)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary), num_layers=1, num_heads=2, hidden_dim=8,
+        intermediate_dim=16, max_sequence_length=8)
+
+    class Tokenize(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.preprocessor, self.built = preprocessor, True
+
+        def call(self, inputs):
+            return self.preprocessor(inputs)
+
+        def compute_output_spec(self, inputs):
+            return {key: keras.KerasTensor((inputs.shape[0], 8), dtype=dtype) for key, dtype
+                    in (("token_ids", "int32"), ("segment_ids", "int32"),
+                        ("padding_mask", "bool"))}
+
+    tokens = {key: keras.Input((8,), dtype=dtype, name=key) for key, dtype in
+              (("token_ids", "int32"), ("segment_ids", "int32"), ("padding_mask", "bool"))}
+    sequence = backbone(tokens)["sequence_output"]
+    body = keras.Model(tokens, keras.layers.Dense(3, activation="softmax", name="predictions")(
+        keras.layers.GlobalAveragePooling1D()(sequence)), name="model_on_tokens")
+    texts = keras.Input((), dtype="string", name="inputs")
+    model = keras.Model(texts, body(Tokenize(name="tokenize")(texts)), name="model")
+
+    spec = InputSpec(kind=TEXT, shape=(), dtype="string", sequence_length=8)
+    found, = explain_one(model, spec, CLASSES, np.array(["The cats playing"], dtype=object),
+                         baseline="pad", index=0)
+    assert [(name, ids) for name, ids, _ in found.parts] == [
+        ("[CLS]", "2"), ("the", "5"), ("cats", "6 10"), ("playing", "7 8"), ("[SEP]", "3")]
+    assert found.attribution.value == pytest.approx(float(model(np.array(
+        ["The cats playing"], dtype=object))[0, 0]), abs=1e-6)
+    assert found.attribution.gap < max(0.02 * abs(found.attribution.value
+                                                  - found.attribution.baseline_value), 1e-5)

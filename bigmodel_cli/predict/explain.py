@@ -19,7 +19,7 @@ from ..data.tables import input_name
 from ..errors import UsageError
 from ..tasks.names import BINARY, LANGUAGE_MODELING, REGRESSION
 from .attribution import METHODS, Attribution, attribute
-from .explain_points import check_baseline, make_point
+from .explain_points import check_baseline, find_tokenizer, make_point
 
 PREDICTED = "predicted"
 
@@ -175,8 +175,9 @@ def _in_input_units(explanation: Explanation, example, prepared, model, spec: In
     elif spec.kind in (TOKENS, TEXT):
         per_token = scores.reshape(scores.shape[0], -1).sum(axis=-1)
         words = _token_words(model, spec, prepared.ids, example)
-        explanation.parts = [(words[position], str(int(token)), float(per_token[position]))
-                             for position, token in enumerate(prepared.ids) if token != 0]
+        explanation.parts = _merge_word_pieces(
+            [(words[position], str(int(token)), float(per_token[position]))
+             for position, token in enumerate(prepared.ids) if token != prepared.pad_id])
     elif spec.kind == TABLE:
         explanation.parts = _columns(scores, prepared.widths, example, spec)
     else:
@@ -191,6 +192,9 @@ def _token_words(model, spec: InputSpec, ids: np.ndarray, example) -> list[str]:
     written, not as [UNK]), else its vocabulary entry; for tokens, the id."""
     if spec.kind != TEXT:
         return [str(int(token)) for token in ids]
+    tokenizer = find_tokenizer(model)
+    if tokenizer is not None:  # a pretrained model: the preset's own sub-word pieces
+        return [tokenizer.id_to_token(int(token)) for token in ids]
     vectorize = model.get_layer("vectorize")
     vocabulary = vectorize.get_vocabulary()
     words = [vocabulary[int(token)] for token in ids]
@@ -205,6 +209,19 @@ def _token_words(model, spec: InputSpec, ids: np.ndarray, example) -> list[str]:
             for position, word in zip(real, kept, strict=False):
                 words[position] = word
     return words
+
+
+def _merge_word_pieces(parts: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
+    """WordPiece continuations ("play", "##ing") joined into their word ("playing"), the ids
+    listed and the scores added; other tokens stay as they are."""
+    merged: list[tuple[str, str, float]] = []
+    for word, token, score in parts:
+        if word.startswith("##") and len(word) > 2 and merged:
+            before, tokens, total = merged.pop()
+            merged.append((before + word[2:], f"{tokens} {token}", total + score))
+        else:
+            merged.append((word, token, score))
+    return merged
 
 
 def _columns(scores: np.ndarray, widths: list[int], example: dict, spec: InputSpec):

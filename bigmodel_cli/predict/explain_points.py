@@ -4,8 +4,9 @@ The saved model takes raw inputs, and not all of them can be differentiated:
 - images and vectors: the raw numbers themselves (pixels in [0, 255], unscaled features). The
   model's rescaling and normalization are linear, so nothing is lost by attributing before them;
 - tokens and text: ids and strings have no gradient, so the point is the output of the model's
-  embedding layer (a keras Embedding or bigmodel's TokenAndPositionEmbedding), one vector per
-  token, and a token's score is the sum over its vector;
+  embedding layer (a keras Embedding or bigmodel's TokenAndPositionEmbedding; in a pretrained
+  keras-hub backbone, its token embedding), one vector per token, and a token's score is the
+  sum over its vector;
 - tables: the joined features after each column's preprocessing (normalized numbers, one-hot
   or embedded categories, pooled text), split back into columns afterwards.
 
@@ -52,6 +53,7 @@ class Prepared:
     point: np.ndarray  # the numbers attributed, for one example
     baseline: np.ndarray  # the same shape
     ids: np.ndarray | None = None  # tokens and text: the token ids the embedding received
+    pad_id: int = 0  # tokens and text: the padding id (no token; the "pad" baseline)
     widths: list[int] | None = None  # tables: the width of each preprocessed part
 
 
@@ -79,6 +81,9 @@ class LayerPoint:
         self.layer = _embedding_layer(model) if spec.kind in (TOKENS, TEXT) \
             else _table_features_layer(model, spec)
         self.dtype = None  # of the layer's output (float16 under mixed precision), by prepare
+        tokenizer = find_tokenizer(model) if spec.kind == TEXT else None
+        # bigmodel's own vocabularies pad with 0; a keras-hub tokenizer says its padding id.
+        self.pad_id = int(getattr(tokenizer, "pad_token_id", None) or 0)
 
     def prepare(self, example, baseline: str) -> Prepared:
         seen = {}
@@ -100,8 +105,9 @@ class LayerPoint:
             return Prepared(point, np.zeros_like(point),
                             widths=[int(part.shape[-1]) for part in parts])
         ids = np.asarray(seen["inputs"])
-        padded = np.asarray(original(np.zeros_like(ids)), np.float32)[0]  # "pad": ids 0
-        return Prepared(point, padded, ids=ids[0])
+        pad = self.pad_id
+        padded = np.asarray(original(np.full_like(ids, pad)), np.float32)[0]  # every id pad
+        return Prepared(point, padded, ids=ids[0], pad_id=pad)
 
     def forward(self, example, points):
         import tensorflow as tf
@@ -134,7 +140,8 @@ def _repeat(example, count: int):
 
 
 def _embedding_layer(model):
-    """The first embedding of token ids in the model (its layers are in graph order)."""
+    """The first embedding of token ids in the model (its layers are in graph order), else
+    the token embedding of a keras-hub backbone inside it (model.family: pretrained)."""
     import keras
 
     from ..models.layers import TokenAndPositionEmbedding
@@ -142,8 +149,30 @@ def _embedding_layer(model):
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Embedding, TokenAndPositionEmbedding)):
             return layer
+    for layer in _nested_layers(model):
+        found = getattr(layer, "token_embedding", None)  # keras-hub backbones name it so
+        if isinstance(found, keras.layers.Layer):
+            return found
     raise UsageError(f"model '{model.name}' has no embedding layer to attribute its tokens "
                      "through; explain takes models built by bigmodel train")
+
+
+def _nested_layers(model):
+    import keras
+
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _nested_layers(layer)
+
+
+def find_tokenizer(model):
+    """The keras-hub tokenizer of a pretrained text model (its preprocessor layer), or None."""
+    for layer in _nested_layers(model):
+        tokenizer = getattr(getattr(layer, "preprocessor", None), "tokenizer", None)
+        if tokenizer is not None:
+            return tokenizer
+    return None
 
 
 def _table_features_layer(model, spec: InputSpec):
