@@ -283,7 +283,8 @@ NATIVE = ("Corrupt JPEG data", "JPEG library")
 
 
 def bad_photos(root):
-    photos = image_folder(root / "photos", count=4, size=(8, 8))
+    # Enough images that every split keeps a readable one whichever way the cut falls.
+    photos = image_folder(root / "photos", count=8, size=(8, 8))
     (photos / "dog" / "damaged.jpg").write_bytes(damaged_jpeg())
     (photos / "cat" / "truncated.jpg").write_bytes(TRUNCATED_JPEG)
     png = tf.io.encode_png(np.zeros((9, 9, 3), np.uint8)).numpy()
@@ -321,6 +322,25 @@ def test_decoder_messages_reach_the_terminal_only_through_bigmodel(tmp_path, on_
     else:
         assert result.returncode == 0, result.stderr
         assert "skipped: 3 (cat/corrupt.png, cat/truncated.jpg, dog/damaged.jpg)" in result.stdout
+
+
+@pytest.mark.parametrize("on_bad_file", ["fail", "skip"])
+def test_a_split_of_only_unreadable_files_names_its_cause(tmp_path, on_bad_file):
+    root = tmp_path / "photos"
+    image_folder(root / "train", count=4, size=(8, 8))
+    png = tf.io.encode_png(np.zeros((9, 9, 3), np.uint8)).numpy()
+    (root / "validation" / "cat").mkdir(parents=True)
+    (root / "validation" / "cat" / "corrupt.png").write_bytes(png[: len(png) // 2])
+    config = DataConfig(source="image_folder", path=str(root), image_size=[8, 8], test_split=0,
+                        splits={"validation": "validation", "test": None},
+                        on_bad_file=on_bad_file)
+    with pytest.raises(DataError) as error:
+        data.load(config, 0).fill()
+    if on_bad_file == "fail":  # the file, not the empty split it leaves
+        assert str(error.value).startswith(f"{root / 'validation' / 'cat' / 'corrupt.png'}: "
+                                           "cannot read the image (")
+    else:
+        assert str(error.value) == f"no readable image files for the validation split in {root}"
 
 
 def test_verbose_shows_the_decoder_messages(tmp_path):

@@ -45,9 +45,13 @@ def test_mirrored_over_two_cpus_matches_one_replica_at_the_same_global_batch(tmp
     assert results["distribute"]["per_replica_batch"] == 8
     one, two = metrics(tmp_path / "single"), metrics(tmp_path / "mirrored")
     assert [row["step"] for row in one] == [row["step"] for row in two] != []
+    # That rounding may move one borderline example across the decision boundary: accuracy
+    # agrees to one example of the training split.
+    one_example = 1 / results["examples"]["train"]
     for expected, actual in zip(one, two, strict=True):
-        for key in ("loss", "val_loss", "accuracy"):
+        for key in ("loss", "val_loss"):
             assert actual[key] == pytest.approx(expected[key], rel=RELATIVE_TOLERANCE), key
+        assert actual["accuracy"] == pytest.approx(expected["accuracy"], abs=1.01 * one_example)
 
 
 def test_text_model_on_raw_strings_trains_mirrored_with_ema(tmp_path):

@@ -107,6 +107,7 @@ class Caching:
                            {paths[index]: text for index, text in damaged.items()})
         kept = np.setdiff1d(np.arange(len(split)), unreadable)
         if not len(kept):
+            self.refuse()  # with on_bad_file: fail, the unreadable files are the cause: named
             raise DataError(f"no readable {files.kind} files for the {name} split in "
                             f"{files.root}")
         self.log_filled(name, len(kept), choice, size, started)
