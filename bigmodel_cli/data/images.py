@@ -180,11 +180,19 @@ def decoder_messages(lines: list[str]) -> list[str]:
 def decode_file(path, shape: tuple[int, int, int]) -> tuple[np.ndarray, str | None]:
     """(uint8 pixels, the decoder's damage report or None) of one file, for predict; raises
     TensorFlow's error for a file it cannot decode."""
+    import tensorflow as tf
+
+    return decode_bytes(lambda: tf.io.read_file(str(path)), shape)
+
+
+def decode_bytes(contents, shape: tuple[int, int, int]) -> tuple[np.ndarray, str | None]:
+    """decode_file for encoded bytes (or a function that reads them), e.g. a served image."""
     height, width, channels = shape
     with native_stderr() as captured:
         import tensorflow as tf
 
-        image = decode_image(tf.io.read_file(str(path)), height, width, channels).numpy()
+        contents = contents() if callable(contents) else tf.constant(contents, tf.string)
+        image = decode_image(contents, height, width, channels).numpy()
     messages = decoder_messages(captured.lines)
     return image, "; ".join(dict.fromkeys(messages)) or None
 

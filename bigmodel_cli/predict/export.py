@@ -41,9 +41,11 @@ QUANTIZED_TOLERANCE = {"dynamic": 0.1, "float16": 0.01}  # stated, looser: weigh
 
 def export(run_dir: Path, formats_wanted: list[str], output: Path | None, checkpoint: str,
            quantize: str, verbose: bool, unsafe: bool, echo) -> dict:
+    from .. import tasks
     from . import inference
 
     run, config, spec, target = inference.load_run(run_dir)
+    task = tasks.resolve(target, config.model.task).name
     output = Path(output) if output is not None else run.path / "export"
     _check_output(output)
     if quantize != "none" and "litert" not in formats_wanted:
@@ -59,9 +61,9 @@ def export(run_dir: Path, formats_wanted: list[str], output: Path | None, checkp
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
     try:
         manifest = _write_all(model, part, formats_wanted, staging, sample, expected, quantize,
-                              target, echo)
+                              target, output_name(task), echo)
         manifest = {"formats": list(manifest["artifacts"]), **manifest,
-                    **_facts(run, target, checkpoint)}
+                    **_facts(run, target, task, checkpoint)}
         atomic.write_text(staging / "export.json", json_text(manifest))
         shutil.copyfile(run.spec, staging / "spec.json")
         _publish(staging, output)
@@ -70,9 +72,13 @@ def export(run_dir: Path, formats_wanted: list[str], output: Path | None, checkp
     return {"output": str(output), **manifest}
 
 
+def output_name(task: str) -> str:
+    """The name of the serving signature's output."""
+    return "value" if task == "regression" else "probabilities"
+
+
 def _write_all(model, part, formats_wanted, staging, sample, expected, quantize, target,
-               echo) -> dict:
-    output_name = "value" if target.task == "regression" else "probabilities"
+               output_name, echo) -> dict:
     full_specs = formats.signature_specs(model, _model_input_names(model))
     numeric_specs = formats.signature_specs(part.numeric, export_split.numeric_names(part)) \
         if part.preprocess is not None else full_specs
@@ -203,12 +209,12 @@ def _write_class_names(target, staging: Path) -> None:
                           "".join(f"{name}\n" for name in target.class_names))
 
 
-def _facts(run, target, checkpoint: str) -> dict:
+def _facts(run, target, task: str, checkpoint: str) -> dict:
     versions = json.loads(run.versions.read_text()) if run.versions.exists() else {}
     return {
         "run": str(run.path.resolve()),
         "checkpoint": checkpoint,
-        "task": target.task,
+        "task": task,
         "class_names": target.class_names,
         "config_sha256": hashlib.sha256(run.config.read_bytes()).hexdigest(),
         "versions": {**_export_versions(), "trained_with": versions},

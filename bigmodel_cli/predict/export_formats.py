@@ -3,7 +3,8 @@
 Every format is made from one SavedModel with a named `serving_default` signature (written by
 Keras' ExportArchive): SavedModel is the artifact itself; ONNX is converted from it by tf2onnx
 (Keras' own ONNX export turns a Normalization layer's mean and variance into graph inputs and
-fails); LiteRT is converted by TensorFlow's converter from the same serving function. Each runner takes {input name: numpy array} and returns the output as numpy.
+fails); LiteRT is converted by TensorFlow's converter from the same serving function. Each
+runner takes {input name: numpy array} and returns the output as numpy.
 """
 
 from __future__ import annotations

@@ -62,8 +62,10 @@ def split(model) -> Split:
 
 
 def numeric_names(part: Split) -> list[str]:
-    """Input names of the numeric part: `<layer>_ids` for each cut layer, then raw inputs."""
-    return [f"{layer.name}_ids" for layer in part.cut_layers] + part.raw_inputs
+    """Input names of the numeric part: `<layer>_ids` (or `_encoded`, for one-hot or counts)
+    for each cut layer, then the raw numeric inputs."""
+    return [f"{layer.name}_{'ids' if 'int' in str(layer.output.dtype) else 'encoded'}"
+            for layer in part.cut_layers] + part.raw_inputs
 
 
 def numeric_batch(part: Split, raw_batch) -> dict[str, np.ndarray]:

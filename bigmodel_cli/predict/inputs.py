@@ -44,8 +44,12 @@ def read_inputs(arguments: list[str], spec: InputSpec) -> tuple[list[str], np.nd
             examples.append(example)
     if not examples:
         raise UsageError(f"no examples in {' '.join(arguments)}; this model takes {_wanted(spec)}")
-    dtype = object if spec.kind == TEXT else spec.dtype
-    return labels, np.stack(examples).astype(dtype)
+    return labels, stack_examples(examples, spec)
+
+
+def stack_examples(examples: list[np.ndarray], spec: InputSpec) -> np.ndarray:
+    """One batch of examples of a non-table model, in the dtype its input takes."""
+    return np.stack(examples).astype(object if spec.kind == TEXT else spec.dtype)
 
 
 def _expand(arguments: list[str], spec: InputSpec) -> list[tuple[str, Path | None]]:
@@ -205,17 +209,22 @@ def _read_tables(arguments: list[str], spec: InputSpec) -> tuple[list[str], dict
                 columns[name].append(value)
     if not labels:
         raise UsageError(f"no rows in {' '.join(arguments)}; this model takes {_wanted(spec)}")
+    return labels, table_batch(columns, spec)
+
+
+def table_batch(columns: dict[str, list], spec: InputSpec) -> dict[str, np.ndarray]:
+    """{column name: values} -> {model input name: array}, as a table model takes them."""
     batch = {}
     for column in spec.columns:
         values = columns[column.name]
         batch[input_name(column.name)] = np.asarray(values, dtype=np.float32) \
             if column.type == NUMERIC else np.asarray(values, dtype=object)
-    return labels, batch
+    return batch
 
 
 def _read_csv_rows(path: Path, name: str, spec: InputSpec):
     """(file:line, {column: value}) for each row, with the columns the model was trained on."""
-    from ..data.csv_source import is_number, read_records
+    from ..data.csv_source import read_records
 
     try:
         records = [(line, fields) for line, fields in read_records(str(path), spec.delimiter)
@@ -236,18 +245,21 @@ def _read_csv_rows(path: Path, name: str, spec: InputSpec):
         if len(fields) != len(header):
             raise UsageError(f"{path}:{line}: {len(fields)} fields, but the header has "
                              f"{len(header)}")
-        row = {}
-        for column in spec.columns:
-            value = fields[header.index(column.name)]
-            if column.type == NUMERIC:
-                if not is_number(value):
-                    raise UsageError(f"{path}:{line}: column '{column.name}' holds {value!r}, "
-                                     "not a number")
-                value = float(value)
-            elif column.type == CATEGORICAL:
-                value = value.strip()
-            row[column.name] = value
-        yield where, row
+        yield where, {column.name: column_value(column, fields[header.index(column.name)],
+                                                f"{path}:{line}") for column in spec.columns}
+
+
+def column_value(column, value: str, where: str):
+    """One field of a CSV row as the model's input for its column takes it."""
+    from ..data.csv_source import is_number
+
+    if column.type == NUMERIC:
+        if not is_number(value):
+            raise UsageError(f"{where}: column '{column.name}' holds {value!r}, not a number")
+        return float(value)
+    if column.type == CATEGORICAL:
+        return value.strip()
+    return value
 
 
 def _not_an_input(argument: str, spec: InputSpec) -> UsageError:

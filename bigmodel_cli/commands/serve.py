@@ -1,0 +1,56 @@
+"""serve: a run or an export behind TensorFlow Serving's REST API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import Debug, Unsafe, Verbose, app, stderr
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command(epilog="""bigmodel serve runs/quickstart
+                         curl -s localhost:8501/v1/models/quickstart:predict \\
+                             -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'""")
+def serve(source: Annotated[Path, typer.Argument(
+              metavar="RUN_OR_EXPORT",
+              help="A run directory, or a folder written by 'bigmodel export'.",
+              show_default=False)],
+          host: Annotated[str, typer.Option(
+              help="Address to listen on; anything but loopback is reachable from other "
+                   "machines, with no authentication.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=0, max=65535)] = 8501,
+          name: Annotated[str | None, typer.Option(
+              help="The model name in URLs (default: the run's name, or the export folder's).",
+              show_default=False)] = None,
+          max_batch: Annotated[int, typer.Option(
+              min=1, metavar="B", help="Examples per model call; 1 turns batching off.")] = 32,
+          batch_timeout_ms: Annotated[float, typer.Option(
+              min=0, metavar="T", help="How long a request waits for others to batch with.")
+          ] = 5.0,
+          max_body_mb: Annotated[float, typer.Option(
+              min=0.001, metavar="M", help="Largest request body; larger ones get a 413.")
+          ] = 4.0,
+          max_instances: Annotated[int, typer.Option(
+              min=1, metavar="N", help="Most instances in one request.")] = 1024,
+          unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
+    """Serve predictions over HTTP, in TensorFlow Serving's REST shape.
+
+    POST /v1/models/NAME:predict with {"instances": [...]}: each instance is what 'bigmodel
+    predict' reads (numbers, nested lists of pixels, {"b64": ...} image bytes, strings, objects
+    of CSV columns); each prediction is predict's row. GET /v1/models/NAME, .../metadata,
+    /healthz and /metrics (Prometheus). Concurrent requests are batched into one model call.
+    """
+    from ..predict import serve as server
+    from ..predict import serve_model
+
+    if host not in LOOPBACK:
+        stderr.print(f"warning: listening on {host}: reachable from other machines, and "
+                     "bigmodel serve has no authentication", style="yellow")
+    model = serve_model.load(source, name, verbose, unsafe)
+    limits = server.Limits(max_batch, batch_timeout_ms / 1000, int(max_body_mb * 1024 * 1024),
+                           max_instances)
+    server.run(model, host, port, limits, lambda line: stderr.print(line))
