@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from cli_runner import CONFIGS
 from rich.console import Console
 
 from bigmodel_cli import config as config_module
-from cli_runner import CONFIGS
 
 CSV_ROWS = 120
 _trained: dict[str, Path] = {}

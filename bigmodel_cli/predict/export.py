@@ -107,7 +107,8 @@ def _write_all(model, part, formats_wanted, staging, sample, expected, quantize,
             runner = formats.run_onnx(path)
         else:
             fixed_batch = formats.write_litert(part.numeric, numeric_specs, output_name, path,
-                                               quantize)
+                                               quantize, source=_same_signature(source, staging,
+                                                                                part))
             runner = formats.run_litert(path)
             tolerance = QUANTIZED_TOLERANCE.get(quantize, TOLERANCE)
         parity = _parity(name, runner(batch), expected, tolerance)
@@ -130,6 +131,13 @@ def _write_all(model, part, formats_wanted, staging, sample, expected, quantize,
                  "class_names": target.class_names}
     atomic.write_text(staging / "signature.json", json_text(signature))
     return {"artifacts": artifacts}
+
+
+def _same_signature(source: Path | None, staging: Path, part) -> Path | None:
+    """A SavedModel already written with the numeric part's signature, if there is one."""
+    if part.preprocess is None and (staging / FILES["saved_model"]).exists():
+        return staging / FILES["saved_model"]
+    return source
 
 
 def _parity(name: str, got: np.ndarray, expected: np.ndarray, tolerance: float) -> dict:

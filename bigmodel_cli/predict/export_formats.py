@@ -122,44 +122,52 @@ def _onnx_dtype(type_name: str):
             "tensor(int32)": np.int32, "tensor(double)": np.float64}.get(type_name, np.float32)
 
 
-def write_litert(model, specs: dict, output_name: str, path: Path,
-                 quantize: str = "none") -> int | None:
+def write_litert(model, specs: dict, output_name: str, path: Path, quantize: str = "none",
+                 source: Path | None = None) -> int | None:
     """A LiteRT file with a serving_default signature; returns its fixed batch size, if any.
 
-    An LSTM's tensor lists need a static batch to lower to LiteRT ops: such a model is
-    converted for a batch of one example, which is how phones run it anyway.
+    Converted from a SavedModel, as TensorFlow documents for Keras 3 (its variables are then
+    frozen): `source` when it already holds this model's signature, else a temporary one.
+    Recurrent layers' tensor lists need a static batch to lower to LiteRT ops ("requires
+    element_shape to be static"): such models are converted for a batch of one example,
+    which is how phones run them anyway.
     """
+    import keras
+
     from .. import atomic
 
+    recurrent = (keras.layers.RNN, keras.layers.Bidirectional)
+    batch = 1 if any(isinstance(layer, recurrent) for layer in _all_layers(model)) else None
     try:
-        contents, batch = _convert_litert(model, specs, output_name, path, quantize, None), None
+        contents = _convert_litert(model, specs, output_name, path, quantize, batch,
+                                   source if batch is None else None)
     except Exception as error:  # the converter's ConverterError carries pages of MLIR
-        if "static" not in str(error):
-            raise RunError(f"the LiteRT converter failed ({_first_line(error)}); export "
-                           "saved_model instead") from None
-        try:
-            contents, batch = _convert_litert(model, specs, output_name, path, quantize, 1), 1
-        except Exception as error:
-            raise RunError(f"the LiteRT converter failed ({_first_line(error)}); export "
-                           "saved_model instead") from None
+        raise RunError(f"the LiteRT converter failed ({_first_line(error)}); export "
+                       "saved_model instead") from None
     with atomic.atomic_path(path) as temporary:
         temporary.write_bytes(contents)
     return batch
 
 
+def _all_layers(model) -> list:
+    """The model's layers, and those of the models inside it."""
+    return [inner for layer in model.layers
+            for inner in ([layer] + (_all_layers(layer) if hasattr(layer, "layers") else []))]
+
+
 def _convert_litert(model, specs: dict, output_name: str, path: Path, quantize: str,
-                    batch: int | None) -> bytes:
+                    batch: int | None, source: Path | None) -> bytes:
     import tempfile
 
     import tensorflow as tf
 
+    if source is not None:
+        return _converted(tf.lite.TFLiteConverter.from_saved_model(str(source)), quantize)
     fixed = {name: tf.TensorSpec((batch, *spec.shape[1:]), spec.dtype, name=name)
              for name, spec in specs.items()}
-    # Through a SavedModel, as TensorFlow documents for Keras 3: its variables are frozen.
     with tempfile.TemporaryDirectory(prefix=".litert-", dir=path.parent) as folder:
         write_saved_model(model, Path(folder), fixed, output_name)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        return _converted(converter, quantize)
+        return _converted(tf.lite.TFLiteConverter.from_saved_model(folder), quantize)
 
 
 def _converted(converter, quantize: str) -> bytes:
