@@ -15,6 +15,7 @@ and a 400, 404 or 413; the server never stops for one.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import dataclass
 
@@ -200,4 +201,15 @@ def run(model: ServedModel, host: str, port: int, limits: Limits, echo) -> None:
     echo(f"serving {model.name} ({model.kind} {model.source}) on http://{address}:{port}"
          f"/v1/models/{model.name}:predict; batches of up to {limits.max_batch} "
          f"(waiting {limits.batch_timeout * 1000:g} ms)")
-    server.run()
+    # uvicorn stops gracefully on SIGINT/SIGTERM, restores the handlers it found, then sends
+    # the signal again: these handlers receive it, so that a requested stop exits with 0.
+    received = []
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        echo(f"stopped on {signal.Signals(received[0]).name}, after the requests in flight")

@@ -1,0 +1,226 @@
+"""bigmodel serve: TensorFlow Serving's REST shapes, predict's rows for predict's inputs, a
+status and one line for each kind of bad request, batching under concurrency, and a real
+server process on a loopback port that stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from cli_runner import REPO
+from trained_runs import trained_run
+
+from bigmodel_cli.predict import inference, serve, serve_model
+from bigmodel_cli.predict.serve_batching import Batcher
+
+IRIS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    return trained_run(tmp_path_factory, "mlp")
+
+
+@pytest.fixture(scope="module")
+def served(mlp_run):
+    return serve_model.load(mlp_run, None)
+
+
+def client_for(model, **limits):
+    from starlette.testclient import TestClient
+
+    return TestClient(serve.create_app(model, serve.Limits(**limits)))
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    with client_for(served, max_body=20_000, max_instances=8) as test_client:
+        yield test_client
+
+
+def test_rest_shapes_answer_as_tensorflow_serving(client, served, mlp_run, tmp_path):
+    name = served.name
+    assert name == "smoke_mlp"
+    status = client.get(f"/v1/models/{name}").json()
+    assert status["model_version_status"][0]["state"] == "AVAILABLE"
+    assert client.get(f"/v1/models/{name}/versions/1").status_code == 200
+    metadata = client.get(f"/v1/models/{name}/metadata").json()
+    assert metadata["metadata"]["signature_def"]["serving_default"]["inputs"] == [
+        {"name": "inputs", "dtype": "float32", "shape": [-1, 4]}]
+    assert metadata["metadata"]["class_names"] == ["setosa", "versicolor", "virginica"]
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+    rows = client.post(f"/v1/models/{name}:predict", json={"instances": IRIS}).json()
+    # The same rows as bigmodel predict on the same examples (it labels each with its input).
+    np.save(tmp_path / "iris.npy", np.array(IRIS, dtype=np.float32))
+    expected = inference.predict(mlp_run, [str(tmp_path / "iris.npy")], top_k=3)
+    assert len(rows["predictions"]) == 3
+    for got, want in zip(rows["predictions"], expected, strict=True):
+        assert [guess["class"] for guess in got["top"]] == [g["class"] for g in want["top"]]
+        np.testing.assert_allclose([g["probability"] for g in got["top"]],
+                                   [g["probability"] for g in want["top"]], atol=1e-6)
+
+    columnar = client.post(f"/v1/models/{name}/versions/1:predict",
+                           json={"inputs": {"inputs": IRIS}, "top_k": 1}).json()
+    assert [row["top"][0]["class"] for row in columnar["outputs"]] == \
+        [row["top"][0]["class"] for row in rows["predictions"]]
+    assert all(len(row["top"]) == 1 for row in columnar["outputs"])
+    metrics = client.get("/metrics").text
+    assert 'bigmodel_requests_total{route="/v1/models:predict",status="200"}' in metrics
+    assert "bigmodel_predict_latency_seconds_count" in metrics
+
+
+BAD = [
+    (b"{not json", 400, r"malformed JSON body"),
+    (b"[1, 2]", 400, r'a JSON object with "instances"'),
+    (b'{"instances": []}', 400, r'"instances" must be a non-empty list'),
+    (b'{"instances": [[1, 2, 3]]}', 400, r"instances\[0\]: shape \(3,\), but the model takes "
+                                         r"one example of shape \(4,\)"),
+    (b'{"instances": [[1, 2, 3, 4], [1, [2], 3, 4]]}', 400, r"instances\[1\]: not a list of "
+                                                          r"numbers"),
+    (b'{"instances": ["a", "b"]}', 400, r"instances\[0\]: a str, but this model takes lists "
+                                        r"of numbers"),
+    (b'{"instances": [[1, 2, 3, NaN]]}', 400, r"instances\[0\] holds nan at index \[3\]"),
+    (json.dumps({"instances": IRIS * 3}).encode(), 400, r"9 instances in one request; at "
+                                                        r"most 8"),
+    (b'{"instances": [[1, 2, 3, 4]], "top_k": 0}', 400, r'"top_k" must be'),
+    (b'{"instances": [[1, 2, 3, 4]], "signature_name": "x"}', 400, r"no signature 'x'"),
+    (json.dumps({"instances": [[1.0] * 4] * 2000}).encode(), 413, r"over the limit of 20,000"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "message"), BAD)
+def test_each_bad_request_gets_its_status_and_one_line(client, body, status, message):
+    answer = client.post("/v1/models/smoke_mlp:predict", content=body)
+    assert answer.status_code == status
+    error = answer.json()["error"]
+    assert "\n" not in error
+    assert __import__("re").search(message, error), error
+
+
+@pytest.mark.parametrize(("method", "path", "status", "message"), [
+    ("POST", "/v1/models/other:predict", 404, "no model 'other'; this server serves "
+                                              "'smoke_mlp'"),
+    ("GET", "/v1/models/other", 404, "no model 'other'"),
+    ("POST", "/v1/models/smoke_mlp/versions/7:predict", 404, "has no version 7"),
+    ("GET", "/v1/models/smoke_mlp:predict", 405, "predict is POST"),
+    ("GET", "/v1/models/smoke_mlp/a/b/c", 404, "no such path"),
+])
+def test_unknown_models_versions_and_paths(client, method, path, status, message):
+    answer = client.request(method, path, content=b'{"instances": [[1, 2, 3, 4]]}')
+    assert answer.status_code == status
+    assert message in answer.json()["error"]
+
+
+def test_500_malformed_requests_in_a_row_then_a_correct_answer(client):
+    good = client.post("/v1/models/smoke_mlp:predict", json={"instances": IRIS[:1]}).json()
+    bodies = [body for body, _, _ in BAD[:7]]
+    for index in range(500):
+        answer = client.post("/v1/models/smoke_mlp:predict", content=bodies[index % 7])
+        assert answer.status_code == 400
+    assert client.post("/v1/models/smoke_mlp:predict",
+                       json={"instances": IRIS[:1]}).json() == good
+
+
+def test_concurrent_requests_are_batched_into_one_model_call(served):
+    with client_for(served, max_batch=64, batch_timeout=0.2) as test_client:
+        def one(index):
+            body = {"instances": [IRIS[index % 3]]}
+            return test_client.post("/v1/models/smoke_mlp:predict", json=body).json()
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(one, range(16)))
+        metrics = test_client.get("/metrics").text
+    largest = int(next(line.split()[1] for line in metrics.splitlines()
+                       if line.startswith("bigmodel_batch_size_max")))
+    assert largest > 1, metrics
+    # Each request got its own row back: equal inputs, equal answers.
+    for index, answer in enumerate(answers):
+        assert answer == answers[index % 3]
+
+
+def test_the_batcher_splits_rows_back_and_runs_oversized_requests_alone():
+    sizes = []
+
+    async def scenario():
+        batcher = Batcher(lambda batch: batch * 10, max_batch=4, timeout=0.05,
+                          observe=sizes.append)
+        batcher.start()
+        requests = [np.full((size, 1), index, dtype=float)
+                    for index, size in enumerate([1, 2, 6, 1])]
+        answers = await asyncio.gather(*(batcher.predict(batch, len(batch))
+                                         for batch in requests))
+        await batcher.stop()
+        return requests, answers
+
+    requests, answers = asyncio.run(scenario())
+    for request, answer in zip(requests, answers, strict=True):
+        np.testing.assert_array_equal(answer, request * 10)
+    assert sizes == [3, 6, 1]  # 1 + 2 together; 6 > max_batch alone; then the last one
+
+
+def test_images_as_pixels_or_base64_bytes_give_the_same_rows(tmp_path_factory):
+    import tensorflow as tf
+
+    model = serve_model.load(trained_run(tmp_path_factory, "cnn"), None)
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 8, 1)).astype(np.uint8)
+    png = base64.b64encode(tf.io.encode_png(pixels).numpy()).decode()
+    with client_for(model) as test_client:
+        url = f"/v1/models/{model.name}:predict"
+        as_list = test_client.post(url, json={"instances": [pixels.tolist()]}).json()
+        as_bytes = test_client.post(url, json={"instances": [{"b64": png}]}).json()
+        broken = test_client.post(url, json={"instances": [{"b64": "aGVsbG8="}]})
+    assert as_list == as_bytes
+    assert broken.status_code == 400 and "cannot read the image" in broken.json()["error"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_real_server_process_answers_and_stops_on_sigterm(mlp_run, served):
+    import httpx
+
+    port = free_port()
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bigmodel_cli", "serve", str(mlp_run), "--port", str(port),
+         "--name", "iris"], cwd=REPO, env=environment, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.communicate()[1]
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up in 120 s"
+            time.sleep(0.25)
+        answer = httpx.post(f"{url}/v1/models/iris:predict", json={"instances": IRIS},
+                            timeout=30)
+        assert answer.status_code == 200
+        with client_for(served) as test_client:
+            in_process = test_client.post("/v1/models/smoke_mlp:predict",
+                                          json={"instances": IRIS}).json()
+        assert answer.json() == in_process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert f"on http://127.0.0.1:{port}/v1/models/iris:predict" in stderr
+    assert "stopped on SIGTERM, after the requests in flight" in stderr
