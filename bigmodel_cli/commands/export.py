@@ -49,7 +49,7 @@ def export(run_dir: RunPath,
                help="LiteRT weights: float32 (none), int8 (dynamic) or float16.")
            ] = Quantize.none,
            unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
-    """Export a trained run for TensorFlow Serving, ONNX Runtime or LiteRT.
+    """Export a run to SavedModel, ONNX and LiteRT, each one checked.
 
     Each artifact is run in its own runtime on examples of the run's validation split and
     compared with the Keras model; beyond the tolerance the export fails and writes nothing.

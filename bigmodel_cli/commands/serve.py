@@ -12,8 +12,8 @@ from .common import Debug, Unsafe, Verbose, app, stderr
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-@app.command(epilog="""bigmodel serve runs/quickstart
-                         curl -s localhost:8501/v1/models/quickstart:predict \\
+@app.command(epilog="""bigmodel serve runs/smoke_mlp
+                         curl -s localhost:8501/v1/models/smoke_mlp:predict \\
                              -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'""")
 def serve(source: Annotated[Path, typer.Argument(
               metavar="RUN_OR_EXPORT",
@@ -37,7 +37,7 @@ def serve(source: Annotated[Path, typer.Argument(
           max_instances: Annotated[int, typer.Option(
               min=1, metavar="N", help="Most instances in one request.")] = 1024,
           unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
-    """Serve predictions over HTTP, in TensorFlow Serving's REST shape.
+    """Serve a run or an export over HTTP, as TensorFlow Serving does.
 
     POST /v1/models/NAME:predict with {"instances": [...]}: each instance is what 'bigmodel
     predict' reads (numbers, nested lists of pixels, {"b64": ...} image bytes, strings, objects
