@@ -95,6 +95,7 @@ BAD = [
                                                         r"most 8"),
     (b'{"instances": [[1, 2, 3, 4]], "top_k": 0}', 400, r'"top_k" must be'),
     (b'{"instances": [[1, 2, 3, 4]], "signature_name": "x"}', 400, r"no signature 'x'"),
+    (b"[" * 5000 + b"]" * 5000, 400, r"malformed JSON body \(nested too deeply\)"),
     (json.dumps({"instances": [[1.0] * 4] * 2000}).encode(), 413, r"over the limit of 20,000"),
 ]
 
@@ -182,6 +183,35 @@ def test_images_as_pixels_or_base64_bytes_give_the_same_rows(tmp_path_factory):
         broken = test_client.post(url, json={"instances": [{"b64": "aGVsbG8="}]})
     assert as_list == as_bytes
     assert broken.status_code == 400 and "cannot read the image" in broken.json()["error"]
+
+
+def test_an_export_serves_the_same_rows_as_its_run_for_csv_rows(tmp_path_factory, tmp_path):
+    from bigmodel_cli.predict import export as exporter
+
+    run_dir = trained_run(tmp_path_factory, "table")
+    exporter.export(run_dir, ["saved_model"], tmp_path / "table", "best", "none", False, False,
+                    lambda line: None)
+    rows = [{"age": 31, "city": "oslo", "note": "likes tea a lot"},
+            {"age": "44", "city": "nowhere", "note": ""}]
+    answers = []
+    for source in (run_dir, tmp_path / "table"):
+        model = serve_model.load(source, "people")
+        with client_for(model) as test_client:
+            answers.append(test_client.post("/v1/models/people:predict",
+                                            json={"instances": rows}).json())
+            columnar = test_client.post("/v1/models/people:predict", json={"inputs": {
+                name: [row[name] for row in rows] for name in rows[0]}}).json()
+            missing = test_client.post("/v1/models/people:predict",
+                                       json={"instances": [{"age": 3}]})
+        assert columnar["outputs"] == answers[-1]["predictions"]
+        assert missing.status_code == 400
+        assert "instances[0]: no column 'city', 'note'" in missing.json()["error"]
+    assert model.kind == "saved_model"
+    for by_run, by_export in zip(answers[0]["predictions"], answers[1]["predictions"],
+                                 strict=True):
+        assert [g["class"] for g in by_run["top"]] == [g["class"] for g in by_export["top"]]
+        np.testing.assert_allclose([g["probability"] for g in by_run["top"]],
+                                   [g["probability"] for g in by_export["top"]], atol=1e-6)
 
 
 def free_port() -> int:

@@ -142,6 +142,8 @@ async def _read_body(request, limit: int) -> dict:
         return json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError) as error:
         raise HTTPError(400, f"malformed JSON body ({error})") from None
+    except RecursionError:
+        raise HTTPError(400, "malformed JSON body (nested too deeply)") from None
 
 
 def _too_large(size: int, limit: int) -> str:
