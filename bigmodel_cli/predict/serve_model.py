@@ -75,6 +75,7 @@ def _from_run(path: Path, name: str | None, verbose: bool, unsafe: bool) -> Serv
         feed = batch if isinstance(batch, dict) else {names[0]: batch}
         return np.asarray(next(iter(function(_tensors(feed, specs)).values())))
 
+    _warm_up(call, specs)
     return ServedModel(name or config.name, str(path), "run", spec, target, task,
                        _signature(specs, output_name(task.name)), call)
 
@@ -100,9 +101,20 @@ def _from_export(path: Path, name: str | None, verbose: bool) -> ServedModel:
         feed = batch if isinstance(batch, dict) else {next(iter(specs)): batch}
         return np.asarray(next(iter(signature(**_tensors(feed, specs)).values())))
 
+    _warm_up(call, specs)
     output = manifest["artifacts"]["saved_model"]["outputs"][0]["name"]
     return ServedModel(name or path.name, str(path), "saved_model", spec, target, task,
                        _signature(specs, output), call)
+
+
+def _warm_up(call, specs: dict) -> None:
+    """One call on a batch of blanks (zeros, empty strings) before the first request: the
+    first call of a traced function builds it, which would otherwise delay that request."""
+    blank = {key: np.full((1, *[1 if size is None else size for size in spec.shape[1:]]),
+                          "" if spec.dtype.name == "string" else 0,
+                          dtype=object if spec.dtype.name == "string" else spec.dtype.name)
+             for key, spec in specs.items()}
+    call(blank)
 
 
 def _tensors(feed: dict, specs: dict) -> dict:
