@@ -5,8 +5,9 @@
 
 For each run and each mode, `bigmodel serve` starts on a free loopback port; `--clients`
 concurrent clients (asyncio + httpx, one connection each) send `--requests` predict requests
-of one instance each (after a short warm-up that is not timed), drawn with a fixed seed from random inputs of the model's kind, and the
-table gives requests/s, latency percentiles and errors (which must be 0). Batching on is
+of one instance each (after a short warm-up that is not timed), drawn with a fixed seed from
+random inputs of the model's kind, and the table gives requests/s, latency percentiles and
+errors (which must be 0). Batching on is
 `--max-batch 32 --batch-timeout-ms 5` (the defaults); off is `--max-batch 1`.
 """
 

@@ -15,6 +15,8 @@ COMMANDS = {  # command: the usage line its help starts with
     "evaluate": "Usage: bigmodel evaluate [OPTIONS] RUN_DIR",
     "predict": "Usage: bigmodel predict [OPTIONS] RUN_DIR INPUT...",
     "explain": "Usage: bigmodel explain [OPTIONS] RUN_DIR INPUT...",
+    "export": "Usage: bigmodel export [OPTIONS] RUN_DIR",
+    "serve": "Usage: bigmodel serve [OPTIONS] RUN_OR_EXPORT",
     "init": "Usage: bigmodel init [OPTIONS]",
     "config": "Usage: bigmodel config [OPTIONS] COMMAND [ARGS]...",
     "config show": "Usage: bigmodel config show [OPTIONS] CONFIG",

@@ -12,9 +12,8 @@ from .common import Debug, Unsafe, Verbose, app, stderr
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-@app.command(epilog="""bigmodel serve runs/smoke_mlp
-                         curl -s localhost:8501/v1/models/smoke_mlp:predict \\
-                             -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'""")
+@app.command(epilog="""bigmodel serve runs/quickstart
+                         bigmodel serve runs/quickstart/export --port 9000 --max-batch 1""")
 def serve(source: Annotated[Path, typer.Argument(
               metavar="RUN_OR_EXPORT",
               help="A run directory, or a folder written by 'bigmodel export'.",
@@ -39,10 +38,12 @@ def serve(source: Annotated[Path, typer.Argument(
           unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
     """Serve a run or an export over HTTP, as TensorFlow Serving does.
 
-    POST /v1/models/NAME:predict with {"instances": [...]}: each instance is what 'bigmodel
-    predict' reads (numbers, nested lists of pixels, {"b64": ...} image bytes, strings, objects
-    of CSV columns); each prediction is predict's row. GET /v1/models/NAME, .../metadata,
-    /healthz and /metrics (Prometheus). Concurrent requests are batched into one model call.
+    POST /v1/models/NAME:predict takes a JSON object with "instances", a list of what
+    'bigmodel predict' reads (numbers, nested lists of pixels, base64 image bytes as "b64"
+    objects, strings, objects of CSV columns), and answers with predict's rows as
+    "predictions". GET /v1/models/NAME and .../metadata give its status and signature,
+    /healthz and /metrics (Prometheus) the server's. Concurrent requests are batched into one
+    model call. README "Deploying" has curl examples.
     """
     from ..predict import serve as server
     from ..predict import serve_model
