@@ -207,6 +207,7 @@ def test_an_export_serves_the_same_rows_as_its_run_for_csv_rows(tmp_path_factory
         assert missing.status_code == 400
         assert "instances[0]: no column 'city', 'note'" in missing.json()["error"]
     assert model.kind == "saved_model"
+    assert serve_model.load(tmp_path / "table", None).name == "table"  # the run's name
     for by_run, by_export in zip(answers[0]["predictions"], answers[1]["predictions"],
                                  strict=True):
         assert [g["class"] for g in by_run["top"]] == [g["class"] for g in by_export["top"]]

@@ -23,7 +23,7 @@ def serve(source: Annotated[Path, typer.Argument(
                    "machines, with no authentication.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(min=0, max=65535)] = 8501,
           name: Annotated[str | None, typer.Option(
-              help="The model name in URLs (default: the run's name, or the export folder's).",
+              help="The model name in URLs (default: the run's name).",
               show_default=False)] = None,
           max_batch: Annotated[int, typer.Option(
               min=1, metavar="B", help="Examples per model call; 1 turns batching off.")] = 32,

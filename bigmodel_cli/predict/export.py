@@ -63,7 +63,7 @@ def export(run_dir: Path, formats_wanted: list[str], output: Path | None, checkp
         manifest = _write_all(model, part, formats_wanted, staging, sample, expected, quantize,
                               target, output_name(task), echo)
         manifest = {"formats": list(manifest["artifacts"]), **manifest,
-                    **_facts(run, target, task, checkpoint)}
+                    "name": config.name, **_facts(run, target, task, checkpoint)}
         atomic.write_text(staging / "export.json", json_text(manifest))
         shutil.copyfile(run.spec, staging / "spec.json")
         _publish(staging, output)

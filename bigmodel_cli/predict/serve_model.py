@@ -103,8 +103,8 @@ def _from_export(path: Path, name: str | None, verbose: bool) -> ServedModel:
 
     _warm_up(call, specs)
     output = manifest["artifacts"]["saved_model"]["outputs"][0]["name"]
-    return ServedModel(name or path.name, str(path), "saved_model", spec, target, task,
-                       _signature(specs, output), call)
+    return ServedModel(name or manifest.get("name") or path.name, str(path), "saved_model",
+                       spec, target, task, _signature(specs, output), call)
 
 
 def _warm_up(call, specs: dict) -> None:
