@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ConfigError, did_you_mean
+from . import privacy_checks
 from .known_names import TASK_METRICS, optimizer_keywords
 from .schema import Config
 
@@ -28,7 +29,7 @@ SET_ELSEWHERE = {"weight_decay": "optimizer.weight_decay", "clipnorm": "optimize
 
 def problems(config: Config) -> list[Problem]:
     return [*optimizer_arguments(config), *monitors(config, validate_time_metrics(config)),
-            *tfds_splits(config.data)]
+            *tfds_splits(config.data), *privacy_checks.problems(config)]
 
 
 # --- optimizer.args -----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from .schema_data import (  # noqa: F401 - re-exported: the data section is part
     SplitNames,
     with_default_source,
 )
+from .schema_privacy import PrivacyConfig
 
 # Names accepted by optimizer.name, kept in a table so validation needs no TensorFlow.
 OPTIMIZERS = tuple(OPTIMIZER_TABLE)
@@ -196,6 +197,8 @@ class TrainingConfig(Section):
     ema: Annotated[float, Field(gt=0, lt=1)] | None = Field(
         None, description="moving-average momentum of the weights, e.g. 0.999; "
                           "checkpoints and validation use the averaged weights; null: off")
+    privacy: PrivacyConfig | None = Field(
+        None, description="differentially private training (DP-SGD); null: off")
 
     @field_validator("mixed_precision", mode="before")
     @classmethod

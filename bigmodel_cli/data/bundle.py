@@ -21,7 +21,7 @@ class DataBundle:
                  build: Callable, bad_files: BadFiles, filling: Callable = contextlib.nullcontext):
         self._examples = examples  # split -> examples (data.examples), Pending, or None
         self.input_spec, self.target = input_spec, target
-        self._build = build  # (examples, training, first_step) -> tf.data.Dataset
+        self._build = build  # (examples, training, first_step[, index_batches]) -> a Dataset
         self.bad_files = bad_files
         self._filling = filling  # the context to fill every split in (caching.Caching)
         self._pipelines: dict[str, Any] = {}
@@ -64,11 +64,14 @@ class DataBundle:
     def split(self, name: str):
         return self._pipeline(name, training=name == "train")
 
-    def train_stream(self, first_step: int):
+    def train_stream(self, first_step: int, index_batches=None):
         """Every training batch of the run, epoch after epoch, from `first_step` on; the same
         sequence in every process, so a resumed run sees the batches an uninterrupted one would.
-        A new pipeline per call: tf.data's reshuffle state lives in the dataset object."""
-        return self._build(self.examples("train"), True, first_step)
+        A new pipeline per call: tf.data's reshuffle state lives in the dataset object.
+        `index_batches`: the batches' indices when the run samples its own (poisson.py)."""
+        if index_batches is None:
+            return self._build(self.examples("train"), True, first_step)
+        return self._build(self.examples("train"), True, first_step, index_batches)
 
     @property
     def sizes(self) -> dict[str, int]:

@@ -62,9 +62,9 @@ def make_bundle(raw: RawData, data_config, seed: int, *, run_dir=None, console=N
 
     input_kind = raw.input_kind  # not `raw`: the pipelines must not keep the source's arrays
 
-    def build(split_examples, training: bool, first_step: int | None):
+    def build(split_examples, training: bool, first_step: int | None, index_batches=None):
         return to_dataset(split_examples, data_config, seed, input_kind,
-                          training=training, first_step=first_step)
+                          training=training, first_step=first_step, index_batches=index_batches)
 
     bundle = DataBundle(examples, None, None, build, bad_files, caching.refusing_after)
     with bad_files.reading():  # the statistics pass may meet a file that stops the run
@@ -144,13 +144,15 @@ def longest_sequence(sequences) -> int:
 # --- tf.data ------------------------------------------------------------------------------
 
 def to_dataset(examples, data_config, seed: int, input_kind: str, *, training: bool,
-               first_step: int | None = None):
+               first_step: int | None = None, index_batches=None):
     """Batched, prefetched pipeline of one split; only training is permuted and augmented.
 
     Training visits the examples in a new full seeded permutation every pass: sources list
     them class after class, and a shuffle buffer smaller than the data would feed batches of
     one or two classes. `first_step`: the endless stream of a run, from that batch on.
     A stream without random access (tfds, no cache) is mixed by a shuffle buffer instead.
+    `index_batches`: first step -> the run's batches of indices (Poisson sampling, poisson.py),
+    in place of the permutations.
     """
     import tensorflow as tf
 
@@ -161,7 +163,13 @@ def to_dataset(examples, data_config, seed: int, input_kind: str, *, training: b
     # Skipping batch indices skips the reading too; but augmentation draws from a random
     # state batch after batch, so a resumed stream must pass the batches it skips through it.
     skip_indices = bool(first_step) and examples.random_access and augmenter is None
-    if examples.random_access:
+    if index_batches is not None:
+        if not examples.random_access:
+            raise DataError("training.privacy.sampling: poisson picks examples by index, and "
+                            "this split is a stream; set data.cache: memory or disk, or "
+                            "sampling: shuffle")
+        dataset = examples.fetch(index_batches(first_step if skip_indices else 0), parallel)
+    elif examples.random_access:
         order = epoch_order(len(examples), seed) if training \
             else tf.data.Dataset.range(len(examples))
         order = order.batch(data_config.batch_size)

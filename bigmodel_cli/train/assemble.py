@@ -39,11 +39,12 @@ class Assembled:
 
 
 def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: TargetSpec,
-                   steps_per_epoch: int, step_in_epoch: int = 0) -> Assembled:
+                   steps_per_epoch: int, step_in_epoch: int = 0, privacy=None) -> Assembled:
     """The model built and compiled inside the strategy's scope.
 
     `steps_per_epoch` sizes decay schedules; `step_in_epoch` is where a resumed run starts
     inside its epoch (steps per execution must divide what `fit` is asked to run).
+    `privacy`: an `accounting.Plan`, to train with DP-SGD's step (train/privacy.py).
     """
     import keras
 
@@ -71,6 +72,10 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
                                                      strategy),
             **task.compile_arguments(target),
         )
+        if privacy is not None:
+            from .privacy import make_private
+
+            make_private(model, privacy, config.seed)
         if saved is not model:
             # Compiled too, so that a loaded checkpoint can evaluate; same optimizer object.
             saved.compile(optimizer=model.optimizer, **task.compile_arguments(target))

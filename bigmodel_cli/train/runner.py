@@ -114,9 +114,12 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     steps_per_epoch = training.steps_per_epoch or math.ceil(
         bundle.sizes["train"] / config.data.batch_size)
     resume.check_steps_per_epoch(begin, steps_per_epoch)
+    from . import privacy as private  # DP-SGD, training.privacy (imports TensorFlow)
+
+    privacy = private.plan_for(config, bundle.sizes["train"], steps_per_epoch, strategy, console)
     assembled = assemble.compiled_model(
         tf, config, strategy, bundle.input_spec, bundle.target, steps_per_epoch,
-        begin.state.step_in_epoch if begin.state else 0)
+        begin.state.step_in_epoch if begin.state else 0, privacy)
     model, task = assembled.model, assembled.task
     console.print(f"model: {config.model.family}, {model.count_params():,} parameters, "
                   f"task {task}; {performance.describe_speed(model)}", highlight=False)
@@ -149,7 +152,9 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     check_monitors(config, metric_names(model))
     callbacks, guard, progress = _callbacks(config, run, console, steps_per_epoch, start,
                                             has_validation, assembled.saved,
-                                            bundle.sizes["train"], begin.best)
+                                            bundle.sizes["train"], begin.best,
+                                            private.callbacks(privacy, steps_per_epoch,
+                                                              training.epochs, console))
 
     # --- run directory: changed only now, when everything above has worked ----------------------
     if restart:
@@ -178,7 +183,8 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
             with optim.raw_weights_kept(model.optimizer) if more else contextlib.nullcontext(), \
                     bundle.reading():  # a file refused mid-stream: its own one-line error
                 # One stream of batches for the whole run, entered at the step reached so far.
-                model.fit(assembled.to_model_inputs(bundle.train_stream(first_step)),
+                stream = bundle.train_stream(first_step, private.index_batches(privacy, config))
+                model.fit(assembled.to_model_inputs(stream),
                           validation_data=validation,
                           initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
                           callbacks=callbacks, verbose=0)
@@ -213,6 +219,8 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
                                              training.peak_flops, progress.tokens_per_example),
     }
     console.print(performance.describe_throughput(results["throughput"]), highlight=False)
+    if privacy is not None:  # epsilon (PLD and RDP) after the steps taken
+        results["privacy"] = private.report(privacy, guard.global_step, console)
     if bundle.test is not None:
         best = checkpoints.load_checkpoint(run.model_files(), unsafe=False, warn=warn)
         with bundle.reading():
@@ -236,7 +244,7 @@ def _write_run_files(run: RunDir, config: Config, bundle, tf, keras) -> None:
 
 def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: int,
                start, has_validation: bool, saved, train_examples: int,
-               previous_best: dict | None = None):
+               previous_best: dict | None = None, accountant: tuple = ()):
     """The callbacks of a run, in the order they must run at each epoch end."""
     import keras
 
@@ -277,6 +285,7 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
         *averages_in,
         epoch_checkpoints,  # before the best checkpoint, which links to its file
         *stateful.values(),
+        *accountant,  # training.privacy: epsilon into the logs, the budget's stop
         MetricsLog(run.metrics_jsonl, run.metrics_csv, steps_per_epoch),
         progress,
     ]

@@ -1,0 +1,39 @@
+"""What training.privacy cannot be combined with, refused when the config is loaded.
+
+Each refusal says why: DP-SGD's guarantee rests on each example's gradient being its own,
+clipped, and noised once per step; these settings would break that or give it no meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .schema import Config
+
+Problem = tuple[tuple, str]
+MULTI_REPLICA = ("mirrored", "multi_worker", "tpu")
+
+
+def problems(config: Config) -> Iterator[Problem]:
+    training = config.training
+    if training.privacy is None:
+        return
+    here = ("training", "privacy")
+    if getattr(config.model, "batch_norm", False):
+        yield ("model", "batch_norm"), (
+            "training.privacy refuses BatchNorm: it normalizes each example by statistics of "
+            "the whole batch, so one example's gradient depends on the others and clipping it "
+            "bounds nothing; set model.batch_norm: false")
+    if training.gradient_accumulation_steps > 1:
+        yield ("training", "gradient_accumulation_steps"), (
+            "training.privacy adds noise once per optimizer step; accumulating noised batches "
+            "has no defined privacy meaning here; set it to 1 and raise data.batch_size instead")
+    if training.mixed_precision != "off":
+        yield ("training", "mixed_precision"), (
+            "training.privacy computes per-example gradients in float32 only (loss scaling "
+            "would scale the clipping bound); set training.mixed_precision: off")
+    distribute = config.distribute
+    if distribute.strategy in MULTI_REPLICA or distribute.cpu_devices > 1:
+        yield (*here,), (
+            "training.privacy runs on one device only: per-replica clipping with the noise "
+            "added once is not built yet; set distribute.strategy: cpu or gpu (cpu_devices: 1)")

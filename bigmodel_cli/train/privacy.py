@@ -1,0 +1,182 @@
+"""DP-SGD in Keras 3 on TensorFlow: the private train step, and the callback that accounts.
+
+One step: a gradient per example (vectorized with `tf.vectorized_map`), each clipped to global
+L2 norm C, summed, plus Gaussian noise of std C x sigma, divided by the expected batch size,
+then the optimizer's own update. tensorflow-privacy does not import on TF 2.21 (it needs
+tensorflow_estimator and pins TF <= 2.15), hence this small version.
+
+The noise of step t comes from a stateless generator keyed on (seed, t), t being the
+optimizer's step counter, which backups keep: a resumed run draws the noise an uninterrupted
+one would. Dropout masks differ per example: each example's forward pass runs in a
+`stateless_call` whose seed states are offset by the example's place in the batch, and the
+layers' seed generators advance once per step outside the vectorized map (an assignment cannot
+be vectorized); backups keep those states already (checkpoints.py).
+"""
+
+from __future__ import annotations
+
+import types
+
+import keras
+import tensorflow as tf
+
+from ..errors import UsageError
+from . import accounting
+
+SEED_STRIDE = 1_000_003  # a prime: examples of one batch get seed states far apart
+
+
+def make_private(model, plan: accounting.Plan, seed: int) -> None:
+    """Give `model` the DP-SGD train step (Keras' `fit` calls `model.train_step`).
+
+    An instance attribute, not a subclass: the model's class and its saved form stay those of
+    a plain Keras model, so checkpoints load anywhere without bigmodel's privacy code."""
+    model.train_step = types.MethodType(
+        _private_step(plan.l2_norm_clip, plan.noise_multiplier,
+                      float(plan.sampling.batch_size), seed), model)
+
+
+def per_example_gradients(model, x, y):
+    """(gradients, losses, predictions) of each example of the batch (x, y), vectorized.
+
+    Each gradient is a list like `model.trainable_variables`, with the batch axis first."""
+    trainable = [variable.value for variable in model.trainable_variables]
+    non_trainable = [variable.value for variable in model.non_trainable_variables]
+    seeds = _seed_positions(model)
+
+    def one_example(example):
+        x_one, y_one, place = example
+        x_one, y_one = (tf.nest.map_structure(lambda tensor: tensor[tf.newaxis], part)
+                        for part in (x_one, y_one))
+        state = list(non_trainable)
+        for position in seeds:  # this example's own dropout masks
+            state[position] = state[position] + tf.stack(
+                [(place + 1) * SEED_STRIDE, tf.zeros_like(place)])
+        with tf.GradientTape() as tape:
+            tape.watch(trainable)
+            prediction, _ = model.stateless_call(trainable, state, x_one, training=True)
+            loss = model.compute_loss(x=x_one, y=y_one, y_pred=prediction, training=True)
+        gradients = tape.gradient(loss, trainable, unconnected_gradients="zero")
+        return gradients, loss, tf.nest.map_structure(lambda tensor: tensor[0], prediction)
+
+    count = tf.shape(tf.nest.flatten(y)[0])[0]
+    places = tf.range(count, dtype=model.non_trainable_variables[seeds[0]].dtype
+                      if seeds else tf.int64)
+    gradients, losses, predictions = tf.vectorized_map(one_example, (x, y, places))
+    for position in seeds:  # the generators advance once per step, as in a plain step
+        variable = model.non_trainable_variables[position]
+        variable.assign(variable + tf.constant([0, 1], variable.dtype))
+    return gradients, losses, predictions
+
+
+def clip_each(gradients, l2_norm_clip: float):
+    """Each example's gradient scaled to global L2 norm at most C; (clipped, norms)."""
+    count = tf.shape(gradients[0])[0]
+    squares = [tf.reduce_sum(tf.reshape(tf.square(gradient), [count, -1]), axis=1)
+               for gradient in gradients]
+    norms = tf.sqrt(tf.add_n(squares))
+    # C / max(norm, C): 1 for gradients already within C, never a division by zero.
+    scale = l2_norm_clip / tf.maximum(norms, l2_norm_clip)
+    clipped = [gradient * tf.reshape(scale, [-1] + [1] * (gradient.shape.rank - 1))
+               for gradient in gradients]
+    return clipped, norms
+
+
+def add_noise(sums, stddev: float, seed: int, step):
+    """`sums` plus Gaussian noise of standard deviation `stddev`, drawn for step `step`
+    from a stateless generator keyed on (seed, step): the same step, the same noise."""
+    sizes = [tf.size(total) for total in sums]
+    key = tf.stack([tf.constant(seed % 2**31, tf.int64), tf.cast(step, tf.int64)])
+    noise = tf.random.stateless_normal([tf.add_n(sizes)], seed=key, stddev=stddev)
+    pieces = tf.split(noise, sizes)
+    return [total + tf.reshape(piece, tf.shape(total))
+            for total, piece in zip(sums, pieces, strict=True)]
+
+
+def _private_step(l2_norm_clip: float, noise_multiplier: float, expected_batch: float,
+                  seed: int):
+    def train_step(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        gradients, losses, predictions = per_example_gradients(self, x, y)
+        clipped, _ = clip_each(gradients, l2_norm_clip)
+        sums = [tf.reduce_sum(gradient, axis=0) for gradient in clipped]
+        noised = add_noise(sums, l2_norm_clip * noise_multiplier, seed,
+                           self.optimizer.iterations.value)
+        # Divided by the expected batch size, not the drawn one: the drawn size depends on
+        # who is in the batch, and would leak it.
+        self.optimizer.apply([total / expected_batch for total in noised],
+                             self.trainable_variables)
+        count = tf.shape(losses)[0]
+        self._loss_tracker.update_state(tf.reduce_mean(losses), sample_weight=count)
+        return self.compute_metrics(x, y, predictions)
+
+    return train_step
+
+
+def _seed_positions(model) -> list[int]:
+    return [index for index, variable in enumerate(model.non_trainable_variables)
+            if "seed_generator" in variable.path]
+
+
+class PrivacyAccountant(keras.callbacks.Callback):
+    """After each epoch: epsilon (PLD and RDP) into the logs, so metrics.jsonl and the epoch
+    line carry it; at the last epoch the budget allows, a clear line and the stop."""
+
+    def __init__(self, plan: accounting.Plan, steps_per_epoch: int, epochs: int, say):
+        super().__init__()
+        self.plan, self.steps_per_epoch, self.epochs, self.say = plan, steps_per_epoch, epochs, say
+        self.stopped_by_budget = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        spent = self.plan.spent((epoch + 1) * self.steps_per_epoch)
+        if logs is not None:
+            logs["epsilon"], logs["epsilon_rdp"] = spent["pld"], spent["rdp"]
+        within = self.plan.epochs_within_budget
+        if within is not None and epoch + 1 >= within and epoch + 1 < self.epochs:
+            self.stopped_by_budget = True
+            self.model.stop_training = True
+            self.say(f"privacy: stopping after epoch {epoch + 1}: epsilon is {spent['pld']:.3f} "
+                     f"and one more epoch would exceed epsilon_budget {self.plan.budget:g}; "
+                     "the run ends there, as with early stopping, its checkpoints kept")
+
+
+# --- what the runner asks of training.privacy -------------------------------------------
+
+def plan_for(config, examples: int, steps_per_epoch: int, strategy, console):
+    """training.privacy resolved (sigma searched for a target) and printed; None without it."""
+    if config.training.privacy is None:
+        return None
+    if strategy.num_replicas_in_sync > 1:  # `auto` found several GPUs
+        raise UsageError(f"training.privacy runs on one device, and this strategy has "
+                         f"{strategy.num_replicas_in_sync} replicas; set distribute.strategy: "
+                         "gpu (one GPU) or cpu")
+    epochs = config.training.epochs
+    plan = accounting.make_plan(config.training.privacy, examples, config.data.batch_size,
+                                steps_per_epoch, epochs)
+    for line in accounting.describe(plan, steps_per_epoch * epochs, epochs):
+        console.print(line, highlight=False)
+    return plan
+
+
+def index_batches(plan, config):
+    """Poisson sampling's batches of indices (data/poisson.py); None: the usual permutations."""
+    if plan is None or plan.sampling.kind != "poisson":
+        return None
+    from ..data.poisson import poisson_batches
+
+    return poisson_batches(plan.sampling.examples, plan.sampling.rate, config.seed)
+
+
+def callbacks(plan, steps_per_epoch: int, epochs: int, console) -> tuple:
+    if plan is None:
+        return ()
+    return (PrivacyAccountant(plan, steps_per_epoch, epochs,
+                              lambda line: console.print(line, highlight=False)),)
+
+
+def report(plan, steps: int, console) -> dict:
+    """results.json's privacy entry, and its line."""
+    found = plan.report(steps)
+    console.print(f"privacy: epsilon {found['epsilon']:.3f} (PLD), {found['epsilon_rdp']:.3f} "
+                  f"(RDP) at delta {plan.delta:g} after {steps:,} steps", highlight=False)
+    return found
