@@ -16,6 +16,7 @@ pessimistically) is the one that targets and budgets use.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -61,8 +62,13 @@ def dp_event(sampling: Sampling, noise_multiplier: float, steps: int):
 
 def epsilons(sampling: Sampling, noise_multiplier: float, steps: int, delta: float) -> dict:
     """{"pld": epsilon, "rdp": epsilon} after `steps` steps; 0 before the first."""
+    return dict(_epsilons(sampling, noise_multiplier, steps, delta))
+
+
+@functools.lru_cache(maxsize=256)  # a run asks for its planned and last epoch's twice
+def _epsilons(sampling: Sampling, noise_multiplier: float, steps: int, delta: float) -> tuple:
     if steps <= 0:
-        return {"pld": 0.0, "rdp": 0.0}
+        return (("pld", 0.0), ("rdp", 0.0))
     _library()
     from dp_accounting import pld, rdp
 
@@ -72,9 +78,10 @@ def epsilons(sampling: Sampling, noise_multiplier: float, steps: int, delta: flo
             value_discretization_interval=PLD_DISCRETIZATION)), ("rdp", rdp.RdpAccountant())):
         accountant.compose(event)
         found[name] = float(accountant.get_epsilon(delta))
-    return found
+    return tuple(found.items())
 
 
+@functools.lru_cache(maxsize=1024)  # searches and budgets ask again for the same steps
 def epsilon(sampling: Sampling, noise_multiplier: float, steps: int, delta: float) -> float:
     """The epsilon targets and budgets use (PLD)."""
     if steps <= 0:
