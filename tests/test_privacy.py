@@ -58,6 +58,34 @@ def test_each_examples_clipped_gradient_norm_is_at_most_the_clip(small_model):
     assert not np.allclose(twin_gradients[0][0], twin_gradients[0][1])
 
 
+@pytest.mark.parametrize(("padding", "strides"), [("same", 1), ("valid", 1), ("same", 2)])
+def test_per_example_conv_gradients_without_a_loop_equal_one_example_at_a_time(
+        padding, strides):
+    import tensorflow as tf
+
+    from bigmodel_cli.runtime import per_example_conv
+
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=(5, 7, 6, 3)), tf.float32)
+    kernel = tf.constant(rng.normal(size=(3, 2, 3, 4)), tf.float32)
+
+    def gradient(example):
+        with tf.GradientTape() as tape:
+            tape.watch(kernel)
+            y = tf.nn.conv2d(example[tf.newaxis], kernel, strides, padding.upper())
+            loss = tf.reduce_sum(tf.sin(y))
+        return tape.gradient(loss, kernel)
+
+    expected = np.stack([gradient(example).numpy() for example in x])
+    per_example_conv.install()
+    try:  # a batch size known only when it runs, as with Poisson sampling
+        vectorized = tf.function(lambda batch: tf.vectorized_map(gradient, batch),
+                                 input_signature=[tf.TensorSpec((None, 7, 6, 3))])
+        np.testing.assert_allclose(vectorized(x).numpy(), expected, rtol=1e-4, atol=1e-4)
+    finally:
+        per_example_conv.uninstall()
+
+
 def test_the_added_noise_has_the_stated_standard_deviation():
     import tensorflow as tf
 

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from ..errors import UsageError
+from ..runtime import per_example_conv
 from . import accounting
 
 SEED_STRIDE = 1_000_003  # a prime: examples of one batch get seed states far apart
@@ -31,6 +32,7 @@ def make_private(model, plan: accounting.Plan, seed: int) -> None:
 
     An instance attribute, not a subclass: the model's class and its saved form stay those of
     a plain Keras model, so checkpoints load anywhere without bigmodel's privacy code."""
+    per_example_conv.install()  # per-example conv filter gradients in one op, not a loop
     model.train_step = types.MethodType(
         _private_step(plan.l2_norm_clip, plan.noise_multiplier,
                       float(plan.sampling.batch_size), seed), model)
