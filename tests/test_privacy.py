@@ -167,7 +167,7 @@ SMALL = """\
 name: private
 data: {source: synthetic, kind: vector, input_shape: [8], num_classes: 3, num_examples: 64,
        batch_size: 16}
-model: {family: mlp, hidden_units: [16]}
+model: {family: mlp}
 training: {epochs: 1, privacy: {noise_multiplier: 1.0}}
 """
 
@@ -178,8 +178,9 @@ training: {epochs: 1, privacy: {noise_multiplier: 1.0}}
      "no defined privacy meaning"),
     ("training.mixed_precision=mixed_float16", "training.mixed_precision", "float32 only"),
     ("distribute.strategy=mirrored", "training.privacy", "one device only"),
+    ("model.family=rnn", "model.family", "recurrent layer's loop"),
     ("training.privacy.target_epsilon=2", "training.privacy", "exactly one of"),
-], ids=["batch_norm", "accumulation", "mixed_precision", "mirrored", "noise_and_target"])
+], ids=["batch_norm", "accumulation", "mixed_precision", "mirrored", "rnn", "noise_and_target"])
 def test_what_privacy_cannot_be_combined_with_is_refused_with_the_reason(
         tmp_path, override, key, reason):
     path = tmp_path / "private.yaml"
@@ -192,7 +193,7 @@ def test_what_privacy_cannot_be_combined_with_is_refused_with_the_reason(
 
 def test_config_validate_refuses_batch_norm_in_one_line(tmp_path):
     path = tmp_path / "private.yaml"
-    path.write_text(SMALL.replace("hidden_units: [16]", "hidden_units: [16], batch_norm: true"))
+    path.write_text(SMALL.replace("{family: mlp}", "{family: mlp, batch_norm: true}"))
     result = bigmodel("config", "validate", path)
     assert result.returncode == 2
     assert "model.batch_norm: training.privacy refuses BatchNorm" in result.stderr

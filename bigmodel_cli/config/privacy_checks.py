@@ -24,6 +24,11 @@ def problems(config: Config) -> Iterator[Problem]:
             "training.privacy refuses BatchNorm: it normalizes each example by statistics of "
             "the whole batch, so one example's gradient depends on the others and clipping it "
             "bounds nothing; set model.batch_norm: false")
+    if config.model.family == "rnn":
+        yield ("model", "family"), (
+            "training.privacy cannot vectorize per-example gradients through a recurrent "
+            "layer's loop (TensorFlow's pfor fails on its TensorList state); use the mlp, cnn "
+            "or transformer family")
     if training.gradient_accumulation_steps > 1:
         yield ("training", "gradient_accumulation_steps"), (
             "training.privacy adds noise once per optimizer step; accumulating noised batches "

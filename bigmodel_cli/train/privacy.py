@@ -99,18 +99,26 @@ def _private_step(l2_norm_clip: float, noise_multiplier: float, expected_batch: 
                   seed: int):
     def train_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        gradients, losses, predictions = per_example_gradients(self, x, y)
-        clipped, _ = clip_each(gradients, l2_norm_clip)
-        sums = [tf.reduce_sum(gradient, axis=0) for gradient in clipped]
+        count = tf.shape(tf.nest.flatten(y)[0])[0]
+
+        def clipped_sums():
+            gradients, losses, predictions = per_example_gradients(self, x, y)
+            clipped, _ = clip_each(gradients, l2_norm_clip)
+            self._loss_tracker.update_state(tf.reduce_mean(losses), sample_weight=count)
+            self.compute_metrics(x, y, predictions)  # updates the metrics' state
+            return [tf.reduce_sum(gradient, axis=0) for gradient in clipped]
+
+        def no_examples():  # Poisson sampling may draw an empty batch: the noise alone
+            return [tf.zeros_like(variable.value) for variable in self.trainable_variables]
+
+        sums = tf.cond(count > 0, clipped_sums, no_examples)
         noised = add_noise(sums, l2_norm_clip * noise_multiplier, seed,
                            self.optimizer.iterations.value)
         # Divided by the expected batch size, not the drawn one: the drawn size depends on
         # who is in the batch, and would leak it.
         self.optimizer.apply([total / expected_batch for total in noised],
                              self.trainable_variables)
-        count = tf.shape(losses)[0]
-        self._loss_tracker.update_state(tf.reduce_mean(losses), sample_weight=count)
-        return self.compute_metrics(x, y, predictions)
+        return self.get_metrics_result()
 
     return train_step
 
