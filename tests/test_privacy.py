@@ -222,6 +222,7 @@ def run_config(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # three training processes: ~100 s on 2 busy cores
 def test_a_dp_run_killed_with_kill_9_resumes_to_identical_weights_and_epsilon(
         run_config, tmp_path):
     # 420 training examples, 27 steps per epoch; the budget allows 2 of the 3 epochs.
