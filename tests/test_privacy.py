@@ -147,6 +147,16 @@ def test_a_budget_allows_the_epochs_that_fit_and_delta_defaults_below_one_over_n
                              420, 16, 27, 3)
 
 
+def test_the_secret_is_new_for_each_run_unless_seeded_and_comes_back_from_a_backup():
+    from bigmodel_cli.train.privacy import Secret
+
+    drawn = Secret(None).values
+    assert drawn != Secret(None).values and Secret(5).values == [5, 6]
+    restored = Secret(None)
+    restored.set_state({"secret": drawn})
+    assert restored.values == drawn and restored.get_state() == {"secret": drawn}
+
+
 # --- Poisson batches ------------------------------------------------------------------------
 
 def test_poisson_batches_vary_in_size_and_any_step_can_be_drawn_again():
@@ -179,8 +189,10 @@ training: {epochs: 1, privacy: {noise_multiplier: 1.0}}
     ("training.mixed_precision=mixed_float16", "training.mixed_precision", "float32 only"),
     ("distribute.strategy=mirrored", "training.privacy", "one device only"),
     ("model.family=rnn", "model.family", "recurrent layer's loop"),
+    ("model.family=transformer", "model.family", "not supported yet"),
     ("training.privacy.target_epsilon=2", "training.privacy", "exactly one of"),
-], ids=["batch_norm", "accumulation", "mixed_precision", "mirrored", "rnn", "noise_and_target"])
+], ids=["batch_norm", "accumulation", "mixed_precision", "mirrored", "rnn", "transformer",
+        "noise_and_target"])
 def test_what_privacy_cannot_be_combined_with_is_refused_with_the_reason(
         tmp_path, override, key, reason):
     path = tmp_path / "private.yaml"
@@ -210,7 +222,8 @@ data: {source: synthetic, kind: vector, input_shape: [8], num_classes: 3,
 model: {family: mlp, hidden_units: [16], dropout: 0.2}
 optimizer: {name: adam, learning_rate: 0.01}
 training: {epochs: 3, deterministic: true, tensorboard: false,
-           privacy: {noise_multiplier: 1.1, l2_norm_clip: 1.0, epsilon_budget: 1.0}}
+           privacy: {noise_multiplier: 1.1, l2_norm_clip: 1.0, epsilon_budget: 1.0,
+                     secret_seed: 11}}
 checkpoint: {backup_every_steps: 5}
 """
 
@@ -247,6 +260,8 @@ def test_a_dp_run_killed_with_kill_9_resumes_to_identical_weights_and_epsilon(
              process)
     process.kill()  # kill -9, mid-epoch
     process.wait()
+    backup = max((resumed / "backup").glob("state-*.json"))
+    assert json.loads(backup.read_text())["callbacks"]["privacy"] == {"secret": [11, 12]}
     result = bigmodel("train", run_config, "--run-dir", resumed)
     assert result.returncode == 0, result.stderr
     assert "resuming from step" in result.stdout

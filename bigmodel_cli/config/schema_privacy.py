@@ -30,6 +30,10 @@ class PrivacyConfig(Section):
                                "accounted without amplification (a much larger epsilon)")
     epsilon_budget: PositiveFloat | None = Field(
         None, description="stop training at the last epoch whose epsilon stays within this")
+    secret_seed: int | None = Field(
+        None, description="null: the noise and the Poisson batches come from a secret drawn "
+                          "when the run starts, kept only in its backups; a number makes them "
+                          "repeatable and knowable to whoever reads the config: tests only")
 
     @model_validator(mode="after")
     def _noise_or_target(self):

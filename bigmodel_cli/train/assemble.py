@@ -44,7 +44,7 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
 
     `steps_per_epoch` sizes decay schedules; `step_in_epoch` is where a resumed run starts
     inside its epoch (steps per execution must divide what `fit` is asked to run).
-    `privacy`: an `accounting.Plan`, to train with DP-SGD's step (train/privacy.py).
+    `privacy`: a `privacy.PrivateRun`, to train with DP-SGD's step (train/privacy.py).
     """
     import keras
 
@@ -75,7 +75,7 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
         if privacy is not None:
             from .privacy import make_private
 
-            make_private(model, privacy, config.seed)
+            make_private(model, privacy)
         if saved is not model:
             # Compiled too, so that a loaded checkpoint can evaluate; same optimizer object.
             saved.compile(optimizer=model.optimizer, **task.compile_arguments(target))

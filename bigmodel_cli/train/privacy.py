@@ -5,9 +5,13 @@ L2 norm C, summed, plus Gaussian noise of std C x sigma, divided by the expected
 then the optimizer's own update. tensorflow-privacy does not import on TF 2.21 (it needs
 tensorflow_estimator and pins TF <= 2.15), hence this small version.
 
-The noise of step t comes from a stateless generator keyed on (seed, t), t being the
-optimizer's step counter, which backups keep: a resumed run draws the noise an uninterrupted
-one would. Dropout masks differ per example: each example's forward pass runs in a
+The noise of step t, and under Poisson sampling the batch of step t, come from stateless
+generators keyed on (secret, t), t being the optimizer's step counter. The secret is drawn when
+the run starts (not from the config's seed: whoever knew the noise or the batches could undo
+the privacy) and kept in the run's backups only, which the finished run deletes; a resumed run
+reads it back and draws the noise and batches an uninterrupted one would.
+
+Dropout masks differ per example: each example's forward pass runs in a
 `stateless_call` whose seed states are offset by the example's place in the batch, and the
 layers' seed generators advance once per step outside the vectorized map (an assignment cannot
 be vectorized); backups keep those states already (checkpoints.py).
@@ -15,7 +19,9 @@ be vectorized); backups keep those states already (checkpoints.py).
 
 from __future__ import annotations
 
+import secrets
 import types
+from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
@@ -27,15 +33,40 @@ from . import accounting
 SEED_STRIDE = 1_000_003  # a prime: examples of one batch get seed states far apart
 
 
-def make_private(model, plan: accounting.Plan, seed: int) -> None:
+class Secret:
+    """The key of the noise (first number) and of the Poisson batches (second)."""
+
+    def __init__(self, seed: int | None):
+        values = [seed, seed + 1] if seed is not None else [secrets.randbits(62) for _ in "ab"]
+        self.variable = tf.Variable(values, dtype=tf.int64, trainable=False, name="dp_secret")
+
+    @property
+    def values(self) -> list[int]:
+        return [int(value) for value in self.variable.numpy()]
+
+    def get_state(self) -> dict:
+        return {"secret": self.values}
+
+    def set_state(self, state: dict) -> None:
+        self.variable.assign(state["secret"])
+
+
+@dataclass
+class PrivateRun:
+    plan: accounting.Plan
+    secret: Secret
+
+
+def make_private(model, private: PrivateRun) -> None:
     """Give `model` the DP-SGD train step (Keras' `fit` calls `model.train_step`).
 
     An instance attribute, not a subclass: the model's class and its saved form stay those of
     a plain Keras model, so checkpoints load anywhere without bigmodel's privacy code."""
     per_example_conv.install()  # per-example conv filter gradients in one op, not a loop
+    plan = private.plan
     model.train_step = types.MethodType(
         _private_step(plan.l2_norm_clip, plan.noise_multiplier,
-                      float(plan.sampling.batch_size), seed), model)
+                      float(plan.sampling.batch_size), private.secret.variable), model)
 
 
 def per_example_gradients(model, x, y):
@@ -84,11 +115,11 @@ def clip_each(gradients, l2_norm_clip: float):
     return clipped, norms
 
 
-def add_noise(sums, stddev: float, seed: int, step):
+def add_noise(sums, stddev: float, seed, step):
     """`sums` plus Gaussian noise of standard deviation `stddev`, drawn for step `step`
     from a stateless generator keyed on (seed, step): the same step, the same noise."""
     sizes = [tf.size(total) for total in sums]
-    key = tf.stack([tf.constant(seed % 2**31, tf.int64), tf.cast(step, tf.int64)])
+    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
     noise = tf.random.stateless_normal([tf.add_n(sizes)], seed=key, stddev=stddev)
     pieces = tf.split(noise, sizes)
     return [total + tf.reshape(piece, tf.shape(total))
@@ -96,7 +127,7 @@ def add_noise(sums, stddev: float, seed: int, step):
 
 
 def _private_step(l2_norm_clip: float, noise_multiplier: float, expected_batch: float,
-                  seed: int):
+                  secret):
     def train_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         count = tf.shape(tf.nest.flatten(y)[0])[0]
@@ -112,7 +143,7 @@ def _private_step(l2_norm_clip: float, noise_multiplier: float, expected_batch: 
             return [tf.zeros_like(variable.value) for variable in self.trainable_variables]
 
         sums = tf.cond(count > 0, clipped_sums, no_examples)
-        noised = add_noise(sums, l2_norm_clip * noise_multiplier, seed,
+        noised = add_noise(sums, l2_norm_clip * noise_multiplier, secret[0],
                            self.optimizer.iterations.value)
         # Divided by the expected batch size, not the drawn one: the drawn size depends on
         # who is in the batch, and would leak it.
@@ -132,10 +163,17 @@ class PrivacyAccountant(keras.callbacks.Callback):
     """After each epoch: epsilon (PLD and RDP) into the logs, so metrics.jsonl and the epoch
     line carry it; at the last epoch the budget allows, a clear line and the stop."""
 
-    def __init__(self, plan: accounting.Plan, steps_per_epoch: int, epochs: int, say):
+    def __init__(self, private: PrivateRun, steps_per_epoch: int, epochs: int, say):
         super().__init__()
-        self.plan, self.steps_per_epoch, self.epochs, self.say = plan, steps_per_epoch, epochs, say
+        self.plan, self.secret = private.plan, private.secret
+        self.steps_per_epoch, self.epochs, self.say = steps_per_epoch, epochs, say
         self.stopped_by_budget = False
+
+    def get_state(self) -> dict:  # kept in each backup (RunGuard): a resume reads it back
+        return self.secret.get_state()
+
+    def set_state(self, state: dict) -> None:
+        self.secret.set_state(state)
 
     def on_epoch_end(self, epoch, logs=None):
         spent = self.plan.spent((epoch + 1) * self.steps_per_epoch)
@@ -153,40 +191,46 @@ class PrivacyAccountant(keras.callbacks.Callback):
 # --- what the runner asks of training.privacy -------------------------------------------
 
 def plan_for(config, examples: int, steps_per_epoch: int, strategy, console):
-    """training.privacy resolved (sigma searched for a target) and printed; None without it."""
-    if config.training.privacy is None:
+    """training.privacy resolved (sigma searched for a target) and printed, with a new secret
+    (a resumed run restores its own); None without privacy."""
+    privacy = config.training.privacy
+    if privacy is None:
         return None
     if strategy.num_replicas_in_sync > 1:  # `auto` found several GPUs
         raise UsageError(f"training.privacy runs on one device, and this strategy has "
                          f"{strategy.num_replicas_in_sync} replicas; set distribute.strategy: "
                          "gpu (one GPU) or cpu")
     epochs = config.training.epochs
-    plan = accounting.make_plan(config.training.privacy, examples, config.data.batch_size,
-                                steps_per_epoch, epochs)
+    plan = accounting.make_plan(privacy, examples, config.data.batch_size, steps_per_epoch,
+                                epochs)
     for line in accounting.describe(plan, steps_per_epoch * epochs, epochs):
         console.print(line, highlight=False)
-    return plan
+    return PrivateRun(plan, Secret(privacy.secret_seed))
 
 
-def index_batches(plan, config):
-    """Poisson sampling's batches of indices (data/poisson.py); None: the usual permutations."""
-    if plan is None or plan.sampling.kind != "poisson":
+def index_batches(private: PrivateRun | None):
+    """Poisson sampling's batches of indices (data/poisson.py), keyed on the secret (read when
+    the stream is made: after a resume restored it); None: the usual permutations."""
+    if private is None or private.plan.sampling.kind != "poisson":
         return None
     from ..data.poisson import poisson_batches
 
-    return poisson_batches(plan.sampling.examples, plan.sampling.rate, config.seed)
+    sampling = private.plan.sampling
+    return poisson_batches(sampling.examples, sampling.rate, private.secret.values[1])
 
 
-def callbacks(plan, steps_per_epoch: int, epochs: int, console) -> tuple:
-    if plan is None:
-        return ()
-    return (PrivacyAccountant(plan, steps_per_epoch, epochs,
-                              lambda line: console.print(line, highlight=False)),)
+def callbacks(private: PrivateRun | None, steps_per_epoch: int, epochs: int, console) -> dict:
+    """{"privacy": the accountant}, a stateful callback (its state: the secret)."""
+    if private is None:
+        return {}
+    return {"privacy": PrivacyAccountant(private, steps_per_epoch, epochs,
+                                         lambda line: console.print(line, highlight=False))}
 
 
-def report(plan, steps: int, console) -> dict:
+def report(private: PrivateRun, steps: int, console) -> dict:
     """results.json's privacy entry, and its line."""
-    found = plan.report(steps)
+    found = private.plan.report(steps)
     console.print(f"privacy: epsilon {found['epsilon']:.3f} (PLD), {found['epsilon_rdp']:.3f} "
-                  f"(RDP) at delta {plan.delta:g} after {steps:,} steps", highlight=False)
+                  f"(RDP) at delta {private.plan.delta:g} after {steps:,} steps",
+                  highlight=False)
     return found

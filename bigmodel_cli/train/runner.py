@@ -183,7 +183,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
             with optim.raw_weights_kept(model.optimizer) if more else contextlib.nullcontext(), \
                     bundle.reading():  # a file refused mid-stream: its own one-line error
                 # One stream of batches for the whole run, entered at the step reached so far.
-                stream = bundle.train_stream(first_step, private.index_batches(privacy, config))
+                stream = bundle.train_stream(first_step, private.index_batches(privacy))
                 model.fit(assembled.to_model_inputs(stream),
                           validation_data=validation,
                           initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
@@ -244,7 +244,7 @@ def _write_run_files(run: RunDir, config: Config, bundle, tf, keras) -> None:
 
 def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: int,
                start, has_validation: bool, saved, train_examples: int,
-               previous_best: dict | None = None, accountant: tuple = ()):
+               previous_best: dict | None = None, accountant: dict | None = None):
     """The callbacks of a run, in the order they must run at each epoch end."""
     import keras
 
@@ -268,6 +268,7 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
         stateful["early_stopping"] = ResumableEarlyStopping(
             monitor=available_metric(stopping.monitor, has_validation),
             patience=stopping.patience, mode=stopping.mode, min_delta=stopping.min_delta)
+    stateful.update(accountant or {})  # training.privacy: epsilon into the logs, its secret
     for name, callback in stateful.items():
         if name in start.callbacks:
             callback.set_state(start.callbacks[name])
@@ -285,7 +286,6 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
         *averages_in,
         epoch_checkpoints,  # before the best checkpoint, which links to its file
         *stateful.values(),
-        *accountant,  # training.privacy: epsilon into the logs, the budget's stop
         MetricsLog(run.metrics_jsonl, run.metrics_csv, steps_per_epoch),
         progress,
     ]
