@@ -38,7 +38,7 @@ def build(batch_size: int, private: bool):
     from bigmodel_cli import config as config_module
     from bigmodel_cli.config.schema_privacy import PrivacyConfig
     from bigmodel_cli.runtime.tfenv import import_tensorflow
-    from bigmodel_cli.train import accounting, assemble
+    from bigmodel_cli.train import accounting, assemble, privacy
     from bigmodel_cli.train.dryrun import spec_without_download
 
     tf = import_tensorflow(False)
@@ -47,10 +47,12 @@ def build(batch_size: int, private: bool):
     keras.backend.clear_session()
     config = config_module.load(CONFIG, [f"data.batch_size={batch_size}"])
     input_spec, target = spec_without_download(config.data, config.seed)
-    plan = accounting.make_plan(PrivacyConfig(noise_multiplier=1.0), 1258, batch_size, 1, 1) \
-        if private else None
+    run = None
+    if private:  # the recipe's digits: 1,258 training examples
+        plan = accounting.make_plan(PrivacyConfig(noise_multiplier=1.0), 1258, batch_size, 1, 1)
+        run = privacy.PrivateRun(plan, privacy.Secret(seed=1))
     return assemble.compiled_model(tf, config, tf.distribute.get_strategy(), input_spec, target,
-                                   steps_per_epoch=20, privacy=plan).model
+                                   steps_per_epoch=20, privacy=run).model
 
 
 def steps_per_second(batch_size: int, private: bool, steps: int) -> tuple[float, float]:
