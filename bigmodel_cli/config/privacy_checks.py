@@ -12,6 +12,7 @@ from .schema import Config
 
 Problem = tuple[tuple, str]
 MULTI_REPLICA = ("mirrored", "multi_worker", "tpu")
+PRIVATE_FAMILIES = ("mlp", "cnn")  # per-example gradients vectorized and tested
 # Families whose per-example gradients TensorFlow 2.21 could not vectorize here (measured).
 UNSUPPORTED_FAMILIES = {
     "rnn": "per-example gradients cannot be vectorized through a recurrent layer's loop "
@@ -31,10 +32,13 @@ def problems(config: Config) -> Iterator[Problem]:
             "training.privacy refuses BatchNorm: it normalizes each example by statistics of "
             "the whole batch, so one example's gradient depends on the others and clipping it "
             "bounds nothing; set model.batch_norm: false")
-    if config.model.family in UNSUPPORTED_FAMILIES:
-        yield ("model", "family"), (
-            f"training.privacy: {UNSUPPORTED_FAMILIES[config.model.family]}; use the mlp or "
-            "cnn family")
+    family = config.model.family
+    if family not in PRIVATE_FAMILIES:
+        reason = UNSUPPORTED_FAMILIES.get(
+            family, f"DP-SGD is built and tested for the {' and '.join(PRIVATE_FAMILIES)} "
+                    f"families only, not {family}")
+        yield ("model", "family"), (f"training.privacy: {reason}; use the "
+                                    f"{' or '.join(PRIVATE_FAMILIES)} family")
     if training.gradient_accumulation_steps > 1:
         yield ("training", "gradient_accumulation_steps"), (
             "training.privacy adds noise once per optimizer step; accumulating noised batches "
