@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from .schema import Config
 
 Problem = tuple[tuple, str]
-MULTI_REPLICA = ("mirrored", "multi_worker", "tpu")
+# Several machines, or a TPU: not built (mirrored replicas on one machine are, privacy.py).
+REFUSED_STRATEGIES = ("multi_worker", "tpu")
 PRIVATE_FAMILIES = ("mlp", "cnn")  # per-example gradients vectorized and tested
 # Families whose per-example gradients TensorFlow 2.21 could not vectorize here (measured).
 UNSUPPORTED_FAMILIES = {
@@ -48,7 +49,20 @@ def problems(config: Config) -> Iterator[Problem]:
             "training.privacy computes per-example gradients in float32 only (loss scaling "
             "would scale the clipping bound); set training.mixed_precision: off")
     distribute = config.distribute
-    if distribute.strategy in MULTI_REPLICA or distribute.cpu_devices > 1:
-        yield (*here,), (
-            "training.privacy runs on one device only: per-replica clipping with the noise "
-            "added once is not built yet; set distribute.strategy: cpu or gpu (cpu_devices: 1)")
+    if distribute.strategy in REFUSED_STRATEGIES:
+        yield ("distribute", "strategy"), (
+            f"training.privacy runs on one machine: {distribute.strategy} is not built or "
+            "tested with DP-SGD's once-per-step noise; use mirrored, cpu or gpu")
+    elif distribute.strategy == "mirrored" or distribute.cpu_devices > 1:
+        for key in ("clipnorm", "global_clipnorm"):
+            if getattr(config.optimizer, key) is not None:
+                yield ("optimizer", key), clipnorm_with_replicas(key)
+
+
+def clipnorm_with_replicas(key: str) -> str:
+    """Why optimizer.clipnorm breaks DP-SGD over mirrored replicas (also checked when `auto`
+    finds several devices, train/privacy.py)."""
+    return (f"training.privacy with mirrored replicas refuses optimizer.{key}: Keras clips "
+            "each replica's partial sum before the all-reduce, and the replicas' sums other "
+            "than the first carry no noise; drop it (DP-SGD clips each example to "
+            "training.privacy.l2_norm_clip already)")

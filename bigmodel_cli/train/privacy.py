@@ -15,6 +15,13 @@ Dropout masks differ per example: each example's forward pass runs in a
 `stateless_call` whose seed states are offset by the example's place in the batch, and the
 layers' seed generators advance once per step outside the vectorized map (an assignment cannot
 be vectorized); backups keep those states already (checkpoints.py).
+
+Under MirroredStrategy (one machine, several devices) `train_step` runs once per replica on
+its share of the global batch: each replica clips its own examples and sums them, the
+optimizer all-reduces (sums) the replicas' updates, and only the first replica adds the noise,
+so the global sum carries it once, drawn from the same (secret, step) key as on one device.
+Every replica divides by the expected global batch size; a Poisson batch is one global draw,
+split across the replicas.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from ..runtime import per_example_conv
 from . import accounting
 
 SEED_STRIDE = 1_000_003  # a prime: examples of one batch get seed states far apart
+REPLICA_STRIDE = 1 << 20  # places of one replica's examples after another's (a bound on B)
 
 
 class Secret:
@@ -76,6 +84,7 @@ def per_example_gradients(model, x, y):
     trainable = [variable.value for variable in model.trainable_variables]
     non_trainable = [variable.value for variable in model.non_trainable_variables]
     seeds = _seed_positions(model)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
     def one_example(example):
         x_one, y_one, place = example
@@ -88,13 +97,17 @@ def per_example_gradients(model, x, y):
         with tf.GradientTape() as tape:
             tape.watch(trainable)
             prediction, _ = model.stateless_call(trainable, state, x_one, training=True)
-            loss = model.compute_loss(x=x_one, y=y_one, y_pred=prediction, training=True)
+            # Keras divides the loss by the number of replicas (their gradients are summed);
+            # each example's gradient must be its own, whole, before it is clipped.
+            loss = model.compute_loss(x=x_one, y=y_one, y_pred=prediction,
+                                      training=True) * replicas
         gradients = tape.gradient(loss, trainable, unconnected_gradients="zero")
         return gradients, loss, tf.nest.map_structure(lambda tensor: tensor[0], prediction)
 
     count = tf.shape(tf.nest.flatten(y)[0])[0]
-    places = tf.range(count, dtype=model.non_trainable_variables[seeds[0]].dtype
-                      if seeds else tf.int64)
+    dtype = model.non_trainable_variables[seeds[0]].dtype if seeds else tf.int64
+    # Replicas share the seed states: their examples take other places, other masks.
+    places = tf.range(count, dtype=dtype) + tf.cast(_replica_id(), dtype) * REPLICA_STRIDE
     gradients, losses, predictions = tf.vectorized_map(one_example, (x, y, places))
     for position in seeds:  # the generators advance once per step, as in a plain step
         variable = model.non_trainable_variables[position]
@@ -143,15 +156,27 @@ def _private_step(l2_norm_clip: float, noise_multiplier: float, expected_batch: 
             return [tf.zeros_like(variable.value) for variable in self.trainable_variables]
 
         sums = tf.cond(count > 0, clipped_sums, no_examples)
-        noised = add_noise(sums, l2_norm_clip * noise_multiplier, secret[0],
-                           self.optimizer.iterations.value)
-        # Divided by the expected batch size, not the drawn one: the drawn size depends on
-        # who is in the batch, and would leak it.
+        noised = add_noise(sums, noise_on_this_replica(l2_norm_clip * noise_multiplier),
+                           secret[0], self.optimizer.iterations.value)
+        # Divided by the expected (global) batch size, not the drawn one: the drawn size
+        # depends on who is in the batch, and would leak it. `apply` sums the replicas'.
         self.optimizer.apply([total / expected_batch for total in noised],
                              self.trainable_variables)
         return self.get_metrics_result()
 
     return train_step
+
+
+def noise_on_this_replica(stddev: float):
+    """The noise's standard deviation for this replica: all of it on the first, none on the
+    others, so the all-reduced sum carries it once (sqrt(replicas) times it otherwise)."""
+    return tf.where(tf.equal(_replica_id(), 0), stddev, 0.0)
+
+
+def _replica_id():
+    """This replica's number in its strategy's group (0 outside any strategy)."""
+    context = tf.distribute.get_replica_context()
+    return 0 if context is None else context.replica_id_in_sync_group
 
 
 def _seed_positions(model) -> list[int]:
@@ -196,16 +221,29 @@ def plan_for(config, examples: int, steps_per_epoch: int, strategy, console):
     privacy = config.training.privacy
     if privacy is None:
         return None
-    if strategy.num_replicas_in_sync > 1:  # `auto` found several GPUs
-        raise UsageError(f"training.privacy runs on one device, and this strategy has "
-                         f"{strategy.num_replicas_in_sync} replicas; set distribute.strategy: "
-                         "gpu (one GPU) or cpu")
+    _check_strategy(config, strategy)
     epochs = config.training.epochs
     plan = accounting.make_plan(privacy, examples, config.data.batch_size, steps_per_epoch,
                                 epochs)
     for line in accounting.describe(plan, steps_per_epoch * epochs, epochs):
         console.print(line, highlight=False)
     return PrivateRun(plan, Secret(privacy.secret_seed))
+
+
+def _check_strategy(config, strategy) -> None:
+    """What `auto` picked, checked as config/privacy_checks.py checks a named strategy."""
+    from ..config.privacy_checks import clipnorm_with_replicas
+
+    if strategy.num_replicas_in_sync == 1:
+        return
+    name = type(strategy).__name__
+    if not isinstance(strategy, tf.distribute.MirroredStrategy):
+        raise UsageError(f"training.privacy runs on one machine, and distribute.strategy "
+                         f"picked {name} with {strategy.num_replicas_in_sync} replicas; set "
+                         "distribute.strategy: mirrored, gpu or cpu")
+    for key in ("clipnorm", "global_clipnorm"):
+        if getattr(config.optimizer, key) is not None:
+            raise UsageError(f"optimizer.{key}: {clipnorm_with_replicas(key)}")
 
 
 def index_batches(private: PrivateRun | None):
