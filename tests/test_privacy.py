@@ -187,11 +187,11 @@ training: {epochs: 1, privacy: {noise_multiplier: 1.0}}
     ("training.gradient_accumulation_steps=4", "training.gradient_accumulation_steps",
      "no defined privacy meaning"),
     ("training.mixed_precision=mixed_float16", "training.mixed_precision", "float32 only"),
-    ("distribute.strategy=mirrored", "training.privacy", "one device only"),
+    ("distribute.strategy=multi_worker", "distribute.strategy", "runs on one machine"),
     ("model.family=rnn", "model.family", "recurrent layer's loop"),
     ("model.family=transformer", "model.family", "not supported yet"),
     ("training.privacy.target_epsilon=2", "training.privacy", "exactly one of"),
-], ids=["batch_norm", "accumulation", "mixed_precision", "mirrored", "rnn", "transformer",
+], ids=["batch_norm", "accumulation", "mixed_precision", "multi_worker", "rnn", "transformer",
         "noise_and_target"])
 def test_what_privacy_cannot_be_combined_with_is_refused_with_the_reason(
         tmp_path, override, key, reason):
