@@ -64,7 +64,8 @@ def test_dp_sgd_over_two_mirrored_replicas_matches_one_replica_and_its_epsilon(t
 
 
 # One step of the private train step on an empty batch (Poisson sampling may draw one), so
-# the update of the weights is the noise alone, divided by the expected global batch B.
+# the update of the weights is the noise alone, divided by the expected global batch B; and
+# one example's per-example gradient on each of two replicas.
 NOISE_ONCE = """
 import json
 import numpy as np
@@ -92,13 +93,27 @@ def update(devices):
     return np.concatenate([(variable.numpy() - old).ravel()
                            for variable, old in zip(model.trainable_variables, before)])
 
+def twin_gradients():  # one example on both replicas, through a dropout layer
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        inputs = keras.Input((6,))
+        hidden = keras.layers.Dropout(0.5)(keras.layers.Dense(8)(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+        model.compile(loss="mse")
+    x, y = tf.ones((1, 6)), tf.ones((1, 1))
+    step = tf.function(lambda: strategy.run(
+        lambda: privacy.per_example_gradients(model, x, y)[0][0]))
+    return [gradient.numpy() for gradient in strategy.experimental_local_results(step())]
+
 one, two = update(["/cpu:0"]), update(["/cpu:0", "/cpu:1"])
+first, second = twin_gradients()
 print(json.dumps({"one": float(one.std()), "two": float(two.std()), "size": int(two.size),
-                  "max_difference": float(np.abs(one - two).max())}))
+                  "max_difference": float(np.abs(one - two).max()),
+                  "twins_differ": bool(np.any(first != second))}))
 """
 
 
-def test_the_noise_is_added_once_across_replicas():
+def test_the_noise_is_added_once_across_replicas_and_dropout_masks_differ():
     result = subprocess.run([sys.executable, "-c", NOISE_ONCE], cwd=REPO, capture_output=True,
                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr
@@ -107,6 +122,8 @@ def test_the_noise_is_added_once_across_replicas():
     assert found["size"] == 14_000
     assert abs(found["two"] / expected - 1) < 0.03  # the estimate's own error is ~0.6%
     assert found["max_difference"] < 1e-7  # the very noise one device adds, for that step
+    # Replicas share the dropout seed states: an example's place is offset by its replica's.
+    assert found["twins_differ"]
 
 
 SMALL = """\
