@@ -27,7 +27,6 @@ def problems(config: Config) -> Iterator[Problem]:
     training = config.training
     if training.privacy is None:
         return
-    here = ("training", "privacy")
     if getattr(config.model, "batch_norm", False):
         yield ("model", "batch_norm"), (
             "training.privacy refuses BatchNorm: it normalizes each example by statistics of "

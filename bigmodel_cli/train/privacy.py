@@ -169,7 +169,8 @@ def _private_step(l2_norm_clip: float, noise_multiplier: float, expected_batch: 
 
 def noise_on_this_replica(stddev: float):
     """The noise's standard deviation for this replica: all of it on the first, none on the
-    others, so the all-reduced sum carries it once (sqrt(replicas) times it otherwise)."""
+    others, so the all-reduced sum carries it once (every replica draws the same noise from
+    the same key: added on each, the sum would carry it `replicas` times)."""
     return tf.where(tf.equal(_replica_id(), 0), stddev, 0.0)
 
 
