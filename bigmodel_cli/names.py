@@ -8,7 +8,7 @@ imports nothing, so `bigmodel --help` can use it and stay fast.
 from __future__ import annotations
 
 # `model.family`: one builder per name in models/, one config section class in config/schema.py.
-MODEL_FAMILIES = ("mlp", "cnn", "rnn", "transformer")
+MODEL_FAMILIES = ("mlp", "cnn", "rnn", "transformer", "pretrained")
 
 # `data.source`: one loader per name in data/, one config section class in config/schema_data.py.
 DATA_SOURCES = ("synthetic", "sklearn", "keras", "tfds", "image_folder", "text_folder", "csv",

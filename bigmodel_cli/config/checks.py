@@ -27,9 +27,21 @@ SET_ELSEWHERE = {"weight_decay": "optimizer.weight_decay", "clipnorm": "optimize
                  "gradient_accumulation_steps": "training.gradient_accumulation_steps"}
 
 
-def problems(config: Config) -> list[Problem]:
+def problems(config: Config, saved: bool = False) -> list[Problem]:
+    """`saved`: the config of a run directory, whose model no longer needs its preset folder."""
     return [*optimizer_arguments(config), *monitors(config, validate_time_metrics(config)),
-            *tfds_splits(config.data), *privacy_checks.problems(config)]
+            *tfds_splits(config.data), *privacy_checks.problems(config),
+            *([] if saved else preset_folder(config.model))]
+
+
+def preset_folder(model) -> Iterator[Problem]:
+    """A pretrained model's preset folder exists and holds a readable config.json."""
+    if model.family == "pretrained":
+        from .presets import problem
+
+        message = problem(model.preset)
+        if message:
+            yield ("model", "preset"), message
 
 
 # --- optimizer.args -----------------------------------------------------------------------

@@ -45,13 +45,13 @@ def resolve(path: str | Path, overrides: Sequence[str] = ()) -> tuple[dict, Orig
     return raw, origins
 
 
-def validate(raw: dict, origins: Origins, source: str) -> Config:
+def validate(raw: dict, origins: Origins, source: str, saved: bool = False) -> Config:
     try:
         config = Config.model_validate(copy.deepcopy(raw))
     except pydantic.ValidationError as error:
         _raise(_messages(error.errors(), origins, source))
     _raise([printable(f"{_locate(path, origins, source)}: {'.'.join(map(str, path))}: {message}")
-            for path, message in checks.problems(config)])
+            for path, message in checks.problems(config, saved)])
     return config
 
 
@@ -74,7 +74,7 @@ def load_saved(path: str | Path) -> Config:
         for key in [key for key in data if key not in data_class.model_fields]:
             if data[key] == _default_json(key) or data[key] == FORMER_DEFAULTS.get(key, ()):
                 del data[key]
-    return validate(raw, origins, str(path))
+    return validate(raw, origins, str(path), saved=True)
 
 
 def _default_json(key: str):

@@ -15,6 +15,7 @@ from ..errors import unknown_name
 from ..names import MODEL_FAMILIES  # noqa: F401 - re-exported beside MODEL_CLASSES
 from ..tasks.names import CONFIG_CHOICES as TASKS
 from .known_names import OPTIMIZERS as OPTIMIZER_TABLE
+from .presets import PRESET_HELP
 from .schema_base import Fraction, PositiveFloat, PositiveInt, Section, keyed_by, one_of_sections
 from .schema_data import (  # noqa: F401 - re-exported: the data section is part of the schema
     DATA_CLASSES,
@@ -97,8 +98,29 @@ class TransformerConfig(ModelBase):
         return self
 
 
+class PretrainedConfig(ModelBase):
+    family: Literal["pretrained"]
+    preset: str = Field(description=PRESET_HELP)
+    trainable: Literal["all", "head", "lora"] = Field(
+        "all", description="all: fine-tune every weight; head: freeze the backbone; lora: "
+                           "low-rank adapters on the backbone's attention (keras-hub)")
+    lora_rank: PositiveInt = Field(8, description="rank of the LoRA adapters (trainable: lora)")
+    pooling: Literal["auto", "first", "mean"] = Field(
+        "auto", description="auto: the backbone's pooled output if it has one, else the first "
+                            "token; mean: the average of the real tokens")
+    dropout: Fraction = Field(0.1, description="dropout before the head")
+
+    @model_validator(mode="after")
+    def _rank_only_with_lora(self):
+        if "lora_rank" in self.model_fields_set and self.trainable != "lora":
+            raise ValueError(f"lora_rank is used only with trainable: lora, not "
+                             f"{self.trainable}; remove it or set trainable: lora")
+        return self
+
+
 # {family: section class}, in names.MODEL_FAMILIES' order (tests/test_names.py checks it).
-MODEL_CLASSES = keyed_by("family", MlpConfig, CnnConfig, RnnConfig, TransformerConfig)
+MODEL_CLASSES = keyed_by("family", MlpConfig, CnnConfig, RnnConfig, TransformerConfig,
+                         PretrainedConfig)
 ModelConfig = one_of_sections("family", MODEL_CLASSES)
 
 

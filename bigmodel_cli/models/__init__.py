@@ -15,10 +15,11 @@ from .. import tasks
 from ..data.spec import InputSpec, TargetSpec
 from ..errors import lookup
 from ..tasks import layers as _task_layers  # noqa: F401  registers the heads' layers and losses
-from . import cnn, mlp, rnn, transformer
+from . import cnn, mlp, pretrained, rnn, tokenize, transformer  # noqa: F401  tokenize registers
 from .preprocessing import model_inputs, preprocess
 
-MODELS = {"mlp": mlp.build, "cnn": cnn.build, "rnn": rnn.build, "transformer": transformer.build}
+MODELS = {"mlp": mlp.build, "cnn": cnn.build, "rnn": rnn.build, "transformer": transformer.build,
+          "pretrained": pretrained.build}
 
 __all__ = ["MODELS", "build_model"]
 
@@ -28,6 +29,10 @@ def build_model(input_spec: InputSpec, target: TargetSpec, model_config,
     """Raw inputs -> preprocessing -> family body -> dense_units -> head, as one model."""
     build_body = lookup(MODELS, "model family", model_config.family)
     task = tasks.resolve(target, model_config.task)  # checked first: a mistake fails fast
+    if model_config.family == "pretrained":  # its own tokenizer and body: models/pretrained.py
+        return build_body(input_spec, model_config, name,
+                          lambda features: task.head(_dense_layers(features, model_config),
+                                                     target))
     inputs = model_inputs(input_spec)  # one tensor, or one per column for a table
     features = preprocess(inputs, input_spec)
     features = build_body(features, input_spec, model_config)

@@ -58,10 +58,13 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
     task = tasks.resolve(target, config.model.task)
     with strategy.scope(), precision.dtype_policy(policy):
         saved = models.build_model(input_spec, target, config.model, config.name)
-        vectorize = saved.get_layer(VECTORIZE_LAYER) if input_spec.kind == TEXT else None
-        # The layers after the vectorizer, taking its output (word ids) as their input.
-        model = saved if vectorize is None else keras.Model(
-            vectorize.output, saved.outputs, name=f"{saved.name}_on_ids")
+        if config.model.family == "pretrained":  # the preset's tokenizer, then the body
+            vectorize, model = models.pretrained.body_of(saved)
+        else:
+            vectorize = saved.get_layer(VECTORIZE_LAYER) if input_spec.kind == TEXT else None
+            # The layers after the vectorizer, taking its output (word ids) as their input.
+            model = saved if vectorize is None else keras.Model(
+                vectorize.output, saved.outputs, name=f"{saved.name}_on_ids")
         speed = performance.compile_options(config, model, strategy, steps_per_epoch,
                                             step_in_epoch)
         model.compile(

@@ -48,6 +48,8 @@ def estimate(model: keras.Model) -> Cost:
 def layer_cost(layer, input_shape: tuple, output_shape: tuple | None) -> Cost:
     """`input_shape` and `output_shape` include the batch axis (None)."""
     positions = _positions(input_shape)
+    if _is_pretrained_backbone(layer):
+        return _pretrained_backbone(layer, input_shape)
     if isinstance(layer, keras.layers.MultiHeadAttention):
         return _attention(layer, input_shape)
     if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense)):
@@ -84,6 +86,33 @@ def _attention(layer, input_shape: tuple) -> Cost:
     return projections + Cost(products, 2 * heads * length * length)
 
 
+def _is_pretrained_backbone(layer) -> bool:
+    # A keras-hub transformer backbone (models/pretrained.py); known by its attributes, so that
+    # counting needs no keras-hub import.
+    return isinstance(layer, keras.Model) and all(
+        hasattr(layer, name) for name in ("token_embedding", "num_layers", "hidden_dim"))
+
+
+def _pretrained_backbone(layer, input_shape: tuple) -> Cost:
+    # Its graph was built for any sequence length, so its own shapes say nothing: every
+    # projection (Dense, EinsumDense) meets each of the `length` tokens, and each layer's
+    # attention compares every pair of tokens (scores, then the weighted sum of values).
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if nodes and nodes[-1].input_tensors:  # its own input is (None, None): the call's shape
+        input_shape = tuple(nodes[-1].input_tensors[0].shape)
+    length = input_shape[1] or 1
+    total = Cost()
+    for sublayer in layer._flatten_layers(include_self=False, recursive=True):
+        if isinstance(sublayer, (keras.layers.Dense, keras.layers.EinsumDense)) and \
+                "pooled" not in sublayer.name:  # BERT's pooler reads one token: left out
+            kernel = math.prod(sublayer.kernel.shape)
+            total += Cost(2 * kernel * length, kernel // sublayer.kernel.shape[0] * length)
+    heads = getattr(layer, "num_heads", 1)
+    scores = Cost(2 * 2 * length * length * layer.hidden_dim, 2 * heads * length * length)
+    return total + Cost(layer.num_layers * scores.forward_flops,
+                        layer.num_layers * scores.activations)
+
+
 def _recurrent(layer, input_shape: tuple) -> Cost:
     cell = layer.cell
     steps = input_shape[1] or 1
@@ -109,6 +138,8 @@ def _shape(layer, which: str) -> tuple | None:
         tensor = getattr(layer, which)
     except (AttributeError, ValueError):  # a layer used more than once has no single shape
         return None
+    if isinstance(tensor, dict):  # named inputs, e.g. a pretrained backbone's token tensors
+        tensor = next(iter(tensor.values()))
     if isinstance(tensor, (list, tuple)):
         tensor = tensor[0]
     return tuple(tensor.shape)
