@@ -104,7 +104,8 @@ class PretrainedConfig(ModelBase):
     trainable: Literal["all", "head", "lora"] = Field(
         "all", description="all: fine-tune every weight; head: freeze the backbone; lora: "
                            "low-rank adapters on the backbone's attention (keras-hub)")
-    lora_rank: PositiveInt = Field(8, description="rank of the LoRA adapters (trainable: lora)")
+    lora_rank: PositiveInt | None = Field(
+        None, description="rank of the LoRA adapters (trainable: lora); null: 8")
     pooling: Literal["auto", "first", "mean"] = Field(
         "auto", description="auto: the backbone's pooled output if it has one, else the first "
                             "token; mean: the average of the real tokens")
@@ -112,7 +113,7 @@ class PretrainedConfig(ModelBase):
 
     @model_validator(mode="after")
     def _rank_only_with_lora(self):
-        if "lora_rank" in self.model_fields_set and self.trainable != "lora":
+        if self.lora_rank is not None and self.trainable != "lora":
             raise ValueError(f"lora_rank is used only with trainable: lora, not "
                              f"{self.trainable}; remove it or set trainable: lora")
         return self

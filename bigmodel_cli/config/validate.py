@@ -54,6 +54,11 @@ def _dry_run(loaded, verbose: bool, debug: bool, strategies: dict) -> dict:
                        "(rerun with --debug for the traceback)") from error
 
 
+def _frozen(report: dict) -> str:
+    frozen = report["parameters"] - report["trainable_parameters"]
+    return f", {frozen:,} frozen" if frozen else ""
+
+
 def _in_file(line: str, path: Path) -> str:
     """Every line starts with the file it is about; a line about a --set or about a base
     file gets the file in front."""
@@ -67,7 +72,8 @@ def describe(report: dict) -> list[str]:
         f"strategy    {report['strategy']}, {report['replicas']} replica(s), global batch "
         f"{report['batch_size']}, {report['precision']}",
         f"input       {report['input']}, task {report['task']}",
-        f"parameters  {report['parameters']:,} ({report['trainable_parameters']:,} trainable)",
+        f"parameters  {report['parameters']:,} ({report['trainable_parameters']:,} trainable"
+        f"{_frozen(report)})",
         f"FLOPs       {_count(report['forward_flops'])} per example forward, "
         f"{_count(report['training_flops'])} forward+backward",
         f"memory      ~{_size(memory['total'])} per replica: parameters "

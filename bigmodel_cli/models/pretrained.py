@@ -18,6 +18,7 @@ from .tokenize import PresetTokenizer
 
 TOKENIZE_LAYER = "tokenize"  # names the assembler looks for
 BODY_SUFFIX = "_on_tokens"
+DEFAULT_LORA_RANK = 8  # model.lora_rank: null
 
 
 def build(input_spec: InputSpec, config, name: str, finish) -> keras.Model:
@@ -72,8 +73,12 @@ def _set_trainable(backbone, config) -> None:
         backbone.trainable = False
     elif config.trainable == "lora":
         # keras-hub freezes the backbone and adds rank-r adapters to the attention's query
-        # and value projections.
-        backbone.enable_lora(config.lora_rank)
+        # and value projections. Keras leaves those projections' biases trainable; LoRA as
+        # published (and peft's default) trains the adapters alone, so they are frozen too.
+        backbone.enable_lora(config.lora_rank or DEFAULT_LORA_RANK)
+        for layer in backbone._flatten_layers(include_self=False, recursive=True):
+            if getattr(layer, "lora_enabled", False) and getattr(layer, "bias", None) is not None:
+                layer.bias.trainable = False
 
 
 def _pool(outputs, tokens: dict, pooling: str):

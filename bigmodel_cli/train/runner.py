@@ -95,6 +95,10 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     from . import optimizer as optim
 
     # --- data ----------------------------------------------------------------------------------
+    if config.model.family == "pretrained":  # a hub preset missing offline: fail before data
+        from ..models import hub
+
+        hub.preset_folder(config.model.preset)
     # Caches are filled here, before the first step; one on disk goes to run/cache/ (ours).
     bundle = data.load(config.data, config.seed, run_dir=run.path, console=console)
     sizes = ", ".join(f"{split} {count:,}" for split, count in bundle.sizes.items())
@@ -121,8 +125,10 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
         tf, config, strategy, bundle.input_spec, bundle.target, steps_per_epoch,
         begin.state.step_in_epoch if begin.state else 0, privacy)
     model, task = assembled.model, assembled.task
-    console.print(f"model: {config.model.family}, {model.count_params():,} parameters, "
-                  f"task {task}; {performance.describe_speed(model)}", highlight=False)
+    frozen = model.count_params() - _trainable_parameters(model)
+    console.print(f"model: {config.model.family}, {model.count_params():,} parameters"
+                  f"{f' ({frozen:,} frozen)' if frozen else ''}, task {task}; "
+                  f"{performance.describe_speed(model)}", highlight=False)
 
     # --- starting point: a backup, the finished run to extend, weights of another, or none ---
     start = begin.state or checkpoints.TrainingState(global_step=0, epoch=0, step_in_epoch=0)
@@ -231,6 +237,10 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     if begin.kind == "extend":  # the extended config now describes the run
         _write_run_files(run, config, bundle, tf, keras)
     return results
+
+
+def _trainable_parameters(model) -> int:
+    return sum(math.prod(variable.shape) for variable in model.trainable_weights)
 
 
 def _write_run_files(run: RunDir, config: Config, bundle, tf, keras) -> None:
