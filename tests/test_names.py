@@ -32,7 +32,7 @@ def test_the_starter_knows_every_family_and_every_file_source():
 def test_init_help_lists_every_family_and_every_source():
     init = typer.main.get_command(cli.app).commands["init"]
     helps = {param.name: param.help for param in init.params}
-    assert helps["family"].startswith("mlp, cnn, rnn or transformer (")
+    assert helps["family"].startswith("mlp, cnn, rnn, transformer or pretrained (")
     assert helps["source"].startswith(
         "synthetic, sklearn, keras, tfds, image_folder, text_folder, csv or npz (")
 

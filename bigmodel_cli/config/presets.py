@@ -19,9 +19,8 @@ PACKAGE_PREFIX = "package:"
 HUB_SCHEMES = ("kaggle://", "hf://")
 CONFIG_FILE = "config.json"
 
-PRESET_HELP = ("a keras-hub preset name (distil_bert_base_en_uncased), a kaggle:// or hf:// "
-               "handle, a folder (a keras-hub preset or a Hugging Face model folder), or "
-               "package:NAME/FOLDER for a folder inside an installed Python package")
+PRESET_HELP = ("a keras-hub preset name, a kaggle:// or hf:// handle, a keras-hub preset or "
+               "Hugging Face model folder, or package:NAME/FOLDER (a folder in a package)")
 
 
 def is_hub(preset: str) -> bool:

@@ -15,7 +15,7 @@ from ..errors import unknown_name
 from ..names import MODEL_FAMILIES  # noqa: F401 - re-exported beside MODEL_CLASSES
 from ..tasks.names import CONFIG_CHOICES as TASKS
 from .known_names import OPTIMIZERS as OPTIMIZER_TABLE
-from .presets import PRESET_HELP
+from .presets import PRESET_HELP  # noqa: F401 - the starter's comment too
 from .schema_base import Fraction, PositiveFloat, PositiveInt, Section, keyed_by, one_of_sections
 from .schema_data import (  # noqa: F401 - re-exported: the data section is part of the schema
     DATA_CLASSES,

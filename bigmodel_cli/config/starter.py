@@ -18,7 +18,8 @@ from .yamlio import align_comments, flow
 
 DEFAULT_FAMILY = "cnn"
 DEFAULT_DATASETS = {"sklearn": "digits", "keras": "mnist", "tfds": "mnist"}
-SYNTHETIC_KINDS = {"mlp": VECTOR, "cnn": IMAGE, "rnn": TOKENS, "transformer": TEXT}  # per family
+SYNTHETIC_KINDS = {"mlp": VECTOR, "cnn": IMAGE, "rnn": TOKENS, "transformer": TEXT,
+                   "pretrained": TEXT}  # per family
 # The input kind of each file source (an npz archive may hold any), and the placeholders the
 # user replaces: (key, value, what to fill in).
 FILE_KINDS = {"image_folder": IMAGE, "text_folder": TEXT, "csv": TABLE, "npz": None}
@@ -32,7 +33,10 @@ PLACEHOLDERS = {
     "npz": [("path", "path/to/data.npz", "fill in: an .npz archive with arrays x and y")],
 }
 # Families that cannot read an input kind, and what to use instead.
-UNSUPPORTED = {("cnn", VECTOR): "mlp", ("cnn", TABLE): "mlp"}
+UNSUPPORTED = {("cnn", VECTOR): "mlp", ("cnn", TABLE): "mlp",
+               **{("pretrained", kind): "mlp" for kind in (VECTOR, TABLE)},
+               **{("pretrained", kind): "cnn" for kind in (IMAGE,)},
+               ("pretrained", TOKENS): "transformer"}
 UNSET = object()
 # Advice the schema does not carry, by (section, key).
 COMMENTS = {
@@ -52,6 +56,8 @@ def starter_config(family: str | None = None, dataset: str | None = None,
     """
     if family is not None and family not in MODEL_FAMILIES:
         raise UsageError("--family: " + unknown_name("model family", family, MODEL_FAMILIES))
+    if family == "pretrained" and not (source or dataset):
+        source = "text_folder"  # a pretrained model reads text: your own folder of it
     source = source or infer_source(dataset)
     if source not in DATA_SOURCES:
         raise UsageError("--source: " + unknown_name("data source", source, DATA_SOURCES))
@@ -158,7 +164,12 @@ def _model_rows(family: str) -> list:
     model_class = schema.MODEL_CLASSES[family]
     own = [key for key in model_class.model_fields if key not in schema.ModelBase.model_fields]
     shared = list(schema.ModelBase.model_fields)
-    return _section("model", model_class, dict.fromkeys(own + shared, UNSET) | {"family": family})
+    values = dict.fromkeys(own + shared, UNSET) | {"family": family}
+    comments = {}
+    if family == "pretrained":  # the one required model key
+        values["preset"] = "path/to/preset"
+        comments["preset"] = f"fill in: {schema.PRESET_HELP}"
+    return _section("model", model_class, values, comments)
 
 
 def _section(name: str, model_class, values: dict, comments: dict | None = None) -> list:
