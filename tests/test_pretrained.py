@@ -52,7 +52,10 @@ def saved_weights(run_dir):
 def test_a_preset_fine_tunes_and_its_saved_model_takes_raw_strings(trained):
     results = json.loads((trained / "results.json").read_text())
     assert results["epochs"] == 2 and 0 <= results["test"]["accuracy"] <= 1
-    assert results["throughput"]["forward_flops"] > 0  # the backbone's projections, counted
+    # Per token and layer, 2 x (4 x 32 x 32 attention + 2 x 32 x 64 feed-forward weights) for
+    # the projections and 4 x 12 x 32 for attention; the head's 32 weights; forward + backward.
+    forward = 2 * (2 * 12 * (4 * 32 * 32 + 2 * 32 * 64) + 4 * 12 * 12 * 32) + 2 * 32
+    assert results["throughput"]["training_flops_per_example"] == 3 * forward
     predicted = bigmodel("predict", trained, "good great film", "the plot was dull",
                          "--format", "jsonl")
     assert predicted.returncode == 0, predicted.stderr
@@ -68,6 +71,7 @@ def test_a_preset_fine_tunes_and_its_saved_model_takes_raw_strings(trained):
     assert report["accuracy"] == pytest.approx(results["test"]["accuracy"], abs=1e-6)
 
 
+@pytest.mark.slow  # three training runs (~2 minutes on 2 quiet cores)
 def test_kill_9_then_resume_ends_with_the_uninterrupted_weights(config_file, trained, tmp_path):
     run_dir = tmp_path / "run"
     process = start_training(config_file, run_dir)
@@ -81,6 +85,7 @@ def test_kill_9_then_resume_ends_with_the_uninterrupted_weights(config_file, tra
         np.testing.assert_array_equal(actual, expected)
 
 
+@pytest.mark.slow  # a second training run
 def test_init_from_starts_from_a_finished_runs_weights(config_file, trained, tmp_path):
     run_dir = tmp_path / "run"
     # A learning rate too small to move a weight: what the run ends with is what it loaded.
