@@ -66,6 +66,10 @@ FAMILIES = {
     # Not in the default run: configs/rnn_imdb.yaml's own path, raw text vectorized in the model.
     "rnn_text": Family("plain/rnn_imdb.py", "configs/rnn_text.yaml", 32 * BATCH_SIZE, 256,
                        text_file=True),
+    # Not in the default run (minutes): the pretrained MiniLM, bigmodel against a plain
+    # keras-hub BertTextClassifier.fit on the same strings (benchmarks/plain/minilm_keras_hub.py).
+    "minilm": Family("plain/minilm_keras_hub.py", "configs/minilm.yaml", 16 * 16, 128,
+                     text_file=True),
 }
 DEFAULT_FAMILIES = ["mlp", "cnn", "rnn", "transformer"]
 DATA = HERE / ".data"
