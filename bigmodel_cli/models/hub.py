@@ -8,7 +8,6 @@ its cache folder, so a run never asks the network for what it already has.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..config import presets
@@ -83,7 +82,3 @@ def cache_folder(handle: str) -> Path:
     owner_model_framework_variation = handle[len(KAGGLE):].split("/")[:4]
     return Path(get_cache_folder(), "models", *owner_model_framework_variation)
 
-
-def describe(preset: str) -> str:
-    """The preset for a log line: a folder's path, or the hub name as given."""
-    return preset if presets.is_hub(preset) else os.fspath(presets.local_folder(preset))
