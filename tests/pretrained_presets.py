@@ -48,3 +48,18 @@ def write_reviews(folder: Path, per_class: int = 48) -> Path:
             rng.shuffle(text)
             (folder / label / f"{index:03d}.txt").write_text(" ".join(text))
     return folder
+
+
+def save_image_preset(folder: Path) -> Path:
+    """A random-weight ResNet (one basic block of 64 filters, the fewest keras-hub allows) and
+    its image converter (16 x 16 images scaled to [0, 1]), as `save_to_preset` writes them."""
+    import keras_hub
+
+    models = keras_hub.models
+    models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64],
+        stackwise_num_blocks=[1], stackwise_num_strides=[1], block_type="basic_block",
+        image_shape=(None, None, 3)).save_to_preset(str(folder))
+    keras_hub.layers.ResNetImageConverter(image_size=(16, 16), scale=1 / 255).save_to_preset(
+        str(folder))
+    return folder

@@ -209,3 +209,31 @@ def test_a_package_preset_names_a_folder_inside_an_installed_package(tmp_path):
         "package:no_such_package/model")
     assert presets.is_hub("bert_tiny_en_uncased") and presets.is_hub("hf://org/model")
     assert not presets.is_hub(str(tmp_path)) and not presets.is_hub("./model")
+
+
+def test_an_image_backbone_fine_tunes_with_its_converter_inside_the_model(tmp_path):
+    import keras
+    import tensorflow as tf
+    from pretrained_presets import save_image_preset
+
+    from bigmodel_cli.config.schema import Config
+    from bigmodel_cli.data.spec import IMAGE, InputSpec, TargetSpec
+    from bigmodel_cli.train import assemble
+
+    folder = save_image_preset(tmp_path / "resnet")
+    config = Config.model_validate({
+        "name": "images", "data": {"source": "synthetic", "kind": "image"},
+        "model": {"family": "pretrained", "preset": str(folder), "trainable": "head"}})
+    spec = InputSpec(kind=IMAGE, shape=(24, 24, 3), dtype="float32", scale=1 / 255)
+    target = TargetSpec(task="multiclass", class_names=["a", "b", "c"])
+    assembled = assemble.compiled_model(tf, config, tf.distribute.get_strategy(), spec, target, 4)
+    model = assembled.model
+    assert model is assembled.saved and assembled.vectorize is None  # one model, raw pixels in
+    assert count(model.trainable_weights) == 64 * 3 + 3  # the backbone frozen: the head trains
+    pixels = np.random.default_rng(0).uniform(0, 255, (6, 24, 24, 3)).astype("float32")
+    model.fit(pixels, np.array([0, 1, 2, 0, 1, 2]), epochs=1, verbose=0)
+    model.save(tmp_path / "images.keras")
+    loaded = keras.models.load_model(tmp_path / "images.keras")
+    np.testing.assert_allclose(loaded.predict(pixels, verbose=0), model.predict(pixels, verbose=0),
+                               atol=1e-6)
+    assert any("image_converter" in layer.name for layer in loaded.layers)

@@ -58,7 +58,7 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
     task = tasks.resolve(target, config.model.task)
     with strategy.scope(), precision.dtype_policy(policy):
         saved = models.build_model(input_spec, target, config.model, config.name)
-        if config.model.family == "pretrained":  # the preset's tokenizer, then the body
+        if config.model.family == "pretrained" and input_spec.kind == TEXT:  # tokenizer, body
             vectorize, model = models.pretrained.body_of(saved)
         else:
             vectorize = saved.get_layer(VECTORIZE_LAYER) if input_spec.kind == TEXT else None
