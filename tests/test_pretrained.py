@@ -166,6 +166,10 @@ def test_a_cached_hub_preset_is_read_from_the_cache(pretrained_presets, tmp_path
     # Where kagglehub keeps keras-hub's bert_tiny_en_uncased (version 3 in keras-hub 0.32).
     shutil.copytree(pretrained_presets["bert"],
                     cache / "models" / "keras" / "bert" / "keras" / "bert_tiny_en_uncased" / "3")
+    # A newer version of which only config.json came down (a download cut short): not cached.
+    partial = cache / "models" / "keras" / "bert" / "keras" / "bert_tiny_en_uncased" / "4"
+    partial.mkdir()
+    shutil.copy(pretrained_presets["bert"] / "config.json", partial)
     monkeypatch.setenv("KAGGLEHUB_CACHE", str(cache))
     from bigmodel_cli.models import hub
 

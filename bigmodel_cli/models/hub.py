@@ -54,13 +54,20 @@ def _handle(preset: str, builtin: dict) -> str:
                       "folder here; see keras_hub.models.Backbone.presets for the names")
 
 
+# The weights a cached preset must hold to be read from its folder: keras-hub downloads a
+# preset file by file, so a config.json alone (what preset_folder fetches first) is not one.
+WEIGHTS = ("model.weights.h5", "model.weights.json", "model.safetensors",
+           "model.safetensors.index.json")
+
+
 def cached_folder(handle: str) -> Path | None:
-    """The cache folder of a hub preset whose config.json is on disk, or None."""
+    """The cache folder of a hub preset whose config and weights are on disk, or None."""
     if handle.startswith(HF):
         from huggingface_hub import try_to_load_from_cache
 
         found = try_to_load_from_cache(handle[len(HF):], presets.CONFIG_FILE)
-        return Path(found).parent if isinstance(found, str) else None
+        folder = Path(found).parent if isinstance(found, str) else None
+        return folder if folder is not None and _complete(folder) else None
     parts = handle[len(KAGGLE):].split("/")  # owner/model/framework/variation[/version]
     folder = cache_folder(handle)
     if len(parts) == 5:
@@ -68,7 +75,12 @@ def cached_folder(handle: str) -> Path | None:
     else:  # no version asked for: the newest one cached
         versions = sorted((path for path in folder.glob("*") if path.name.isdigit()),
                           key=lambda path: int(path.name), reverse=True)
-    return next((path for path in versions if (path / presets.CONFIG_FILE).exists()), None)
+    return next((path for path in versions if _complete(path)), None)
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / presets.CONFIG_FILE).exists() and any(
+        (folder / name).exists() for name in WEIGHTS)
 
 
 def cache_folder(handle: str) -> Path:
