@@ -24,7 +24,7 @@ from ..errors import UsageError
 from ..runs import RunDir, read_json, write_json
 from ..runtime import distribute, keras_compat, precision
 from ..runtime.tfenv import import_tensorflow
-from . import assemble, checkpoints, performance, resume
+from . import assemble, checkpoints, liveness, performance, resume
 
 
 def train(config: Config, run_dir: Path, console: Console, verbose: bool = False, *,
@@ -67,6 +67,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
                   highlight=False)
     # Workers other than the chief write to a scratch directory, removed however this ends.
     run, scratch = distribute.worker_run_dir(role, run)
+    failure = None  # what ended training, for process.json and failed.json (liveness.py)
     try:
         results = _train(tf, config, run, begin, console, warn, strategy, placement,
                          restart=restart, init_from=init_from)
@@ -76,9 +77,14 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
         shutil.rmtree(run.cache, ignore_errors=True)  # and so is a cache on disk
     except OSError as error:  # a full disk or a folder gone read-only while training
         path = Path(error.filename or run.path)
-        raise atomic.os_error(error, path, "write" if path.is_relative_to(run.path)
-                              else "read") from error
+        failure = atomic.os_error(error, path, "write" if path.is_relative_to(run.path)
+                                  else "read")
+        raise failure from error
+    except BaseException as error:
+        failure = error
+        raise
     finally:
+        liveness.release(run, failure)
         if scratch is not None:
             scratch.cleanup()
     if scratch is None:
@@ -170,6 +176,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
         run.path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise atomic.os_error(error, run.path, "create run directory") from error
+    liveness.hold(run)  # process.json while this process trains it
     if begin.kind == "extend":
         resume.trim_metrics(run, start.epoch)  # the run files follow once the extension ends
     else:
@@ -236,6 +243,9 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
                       highlight=False)
     if begin.kind == "extend":  # the extended config now describes the run
         _write_run_files(run, config, bundle, tf, keras)
+    from ..report import evaluation  # plots/: curves, confusion matrix, ROC, examples
+
+    results["plots"] = evaluation.after_training(run, task, bundle, console, warn)
     return results
 
 
