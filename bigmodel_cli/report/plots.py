@@ -45,7 +45,7 @@ def metric_names(records: list[dict]) -> list[str]:
     return sorted(names, key=lambda name: (name != "loss", name))
 
 
-def _series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
+def series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
     points = [(record["epoch"], record[key]) for record in records
               if isinstance(record.get(key), int | float)]
     return [epoch for epoch, _ in points], [value for _, value in points]
@@ -69,7 +69,7 @@ def curves(records: list[dict], path: Path, title: str = "") -> Path:
     flat = list(axes.reshape(-1))
     for axis, name in zip(flat, names, strict=False):
         for key, label in ((name, "train"), (f"val_{name}", "validation")):
-            epochs, values = _series(records, key)
+            epochs, values = series(records, key)
             if values:
                 axis.plot(epochs, values, marker="o", markersize=3, label=label)
         axis.set_title(name)
@@ -77,7 +77,7 @@ def curves(records: list[dict], path: Path, title: str = "") -> Path:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     rate_axis = flat[len(names)]
-    epochs, rates = _series(records, "learning_rate")
+    epochs, rates = series(records, "learning_rate")
     rate_axis.plot(epochs, rates, color="tab:green", marker="o", markersize=3)
     rate_axis.set_title("learning rate")
     integer_epochs(rate_axis)

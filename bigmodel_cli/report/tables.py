@@ -9,7 +9,7 @@ from .plots import MAX_ANNOTATED_CLASSES
 
 
 def number(value) -> str:
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool | str) or value is None:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
