@@ -37,9 +37,9 @@ def _image(path: Path) -> str:
 def page(run: RunDir, result: dict) -> str:
     """The report of a run evaluated on a split (`result`: what inference.evaluate returns)."""
     facts = result["run"]
+    header = evaluation.header(run.path, result["split"], result["examples"], facts)
     parts = [f"<h1>{html.escape(run.path.name)}</h1>",
-             f'<p class="note">{html.escape(evaluation.header(run.path, result["split"], '
-             f'result["examples"], facts))}</p>']
+             f'<p class="note">{html.escape(header)}</p>']
     results = read_json(run.results) if run.finished else {}
     if results:
         summary = [["epochs", results.get("epochs")], ["steps", results.get("steps")],
