@@ -29,7 +29,9 @@ from . import assemble, checkpoints, liveness, performance, resume
 
 def train(config: Config, run_dir: Path, console: Console, verbose: bool = False, *,
           restart: bool = False, force: bool = False, extend: bool = False,
-          init_from: Path | None = None) -> dict:
+          init_from: Path | None = None, callbacks: list | tuple = ()) -> dict:
+    """Train; `callbacks`: more Keras callbacks, run after bigmodel's own at each epoch end
+    and before the backup (a sweep's pruning: one that stops training ends the run early)."""
     run = RunDir(Path(run_dir))
     started = time.perf_counter()
     # Of the workers of a multi-worker run, only worker 0 (the chief) deletes or writes `run`.
@@ -70,7 +72,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     failure = None  # what ended training, for process.json and failed.json (liveness.py)
     try:
         results = _train(tf, config, run, begin, console, warn, strategy, placement,
-                         restart=restart, init_from=init_from)
+                         restart=restart, init_from=init_from, extra_callbacks=callbacks)
         results["total_seconds"] = round(time.perf_counter() - started, 2)
         write_json(run.results, results)  # written last: it marks the run finished
         checkpoints.clear(run.backup)  # results.json now marks the run, backups are spent
@@ -93,7 +95,8 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
 
 
 def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Console, warn,
-           strategy, placement: dict, *, restart: bool, init_from: Path | None) -> dict:
+           strategy, placement: dict, *, restart: bool, init_from: Path | None,
+           extra_callbacks=()) -> dict:
     """Data, model, starting point, run directory, fit and test metrics: the results."""
     import keras
 
@@ -167,6 +170,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
                                             bundle.sizes["train"], begin.best,
                                             private.callbacks(privacy, steps_per_epoch,
                                                               training.epochs, console))
+    callbacks[-1:-1] = extra_callbacks  # before the guard, whose backup comes last
 
     # --- run directory: changed only now, when everything above has worked ----------------------
     if restart:
