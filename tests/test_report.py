@@ -291,3 +291,11 @@ def test_compare_lists_exactly_the_differing_keys(tmp_path):
         assert image.size[0] > 0 and np.asarray(image.convert("L")).var() > 0
     alone = bigmodel("compare", first.path)
     assert alone.returncode == 2 and "two or more" in alone.stderr
+
+
+def test_tensorboard_needs_a_folder_with_logs(tmp_path):
+    missing = bigmodel("tensorboard", tmp_path / "nothing")
+    assert missing.returncode == 2 and "no folder" in missing.stderr
+    fake_run(tmp_path, "quiet")
+    empty = bigmodel("tensorboard", tmp_path)
+    assert empty.returncode == 2 and "no TensorBoard logs" in empty.stderr

@@ -21,10 +21,13 @@ def report(run_dir: RunPath,
                metavar="FILE", help="Where to write the page (default RUN_DIR/report.html).")
            ] = None,
            unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
-    """Write report.html: config, versions, curves, per-class tables and pictures of a run.
+    """Write a run's report.html: its tables and pictures in one file.
+
+    The page holds the config, versions, curves, per-class tables and pictures, images
+    embedded as base64, so it opens in any browser with nothing beside it.
 
     Evaluates the run on the split first (as 'bigmodel evaluate' does, writing its
-    pictures into RUN_DIR/plots/); the page embeds everything, so it opens anywhere.
+    pictures into RUN_DIR/plots/).
     """
     from ..predict import inference
     from ..report import html

@@ -22,7 +22,9 @@ def sweep(sweep_file: Annotated[Path, typer.Argument(
               metavar="URL", help="An Optuna storage URL shared by several sweep processes "
                                   "(default: SQLite in the sweep folder).")] = None,
           debug: Debug = False, verbose: Verbose = False) -> None:
-    """Search hyperparameters with Optuna: each trial trains one run in DIR/<sweep>/trial-NNN.
+    """Search hyperparameters with Optuna, one run per trial.
+
+    Each trial trains an ordinary run directory, DIR/<sweep>/trial-NNN.
 
     The study lives in DIR/<sweep>/study.db: run the same command again after a kill and
     the interrupted trial resumes from its backup, then the sweep goes on. At the end,

@@ -104,8 +104,10 @@ def run_trial(sweep, base: Path, folder: Path, study, trial, console: Console,
     """Train one trial (fresh, or resumed from its backup) and tell the study how it went."""
     import optuna
 
+    from ..runtime.tfenv import import_tensorflow
     from ..train import runner
 
+    import_tensorflow(verbose)  # quietly, before the pruning callback imports keras
     number = trial.number
     run = RunDir(trial_dir(folder, number))
     params = {key: sweep_spec.from_category(value, sweep.space[key].choice or [])
@@ -172,9 +174,6 @@ def run(sweep_path: Path, runs_root: Path, console: Console, verbose: bool = Fal
     from . import results as sweep_results
 
     sweep, base = sweep_spec.load(sweep_path)
-    from ..runtime.tfenv import import_tensorflow
-
-    import_tensorflow(verbose)  # quietly, before the pruning callback imports keras
     if storage:
         sweep = sweep.model_copy(update={"storage": storage})
     folder = Path(runs_root) / sweep.name
