@@ -50,8 +50,17 @@ def compare(run_dirs: list[Path]) -> dict:
     return {"runs": entries, "differences": differing(configs)}
 
 
+def labels(comparison: dict) -> list[str]:
+    """Each run's path below the folder they share (runs/a/trial-000 vs runs/b/trial-000)."""
+    import os
+
+    paths = [Path(entry["run"]).resolve() for entry in comparison["runs"]]
+    common = Path(os.path.commonpath(paths)) if len(set(paths)) > 1 else paths[0].parent
+    return [str(path.relative_to(common)) for path in paths]
+
+
 def tables_of(comparison: dict) -> list[Table]:
-    names = [Path(entry["run"]).name for entry in comparison["runs"]]
+    names = labels(comparison)
     differences = Table(title="config keys that differ")
     differences.add_column("key")
     for name in names:
@@ -97,9 +106,10 @@ def plot(comparison: dict, output: Path) -> Path:
                                 squeeze=False)
     flat = list(axes.reshape(-1))
     for axis, name in zip(flat, names, strict=False):
-        for index, (entry, run) in enumerate(zip(comparison["runs"], records, strict=True)):
+        for index, (name_of_run, run) in enumerate(zip(labels(comparison), records,
+                                                      strict=True)):
             colour = f"C{index % 10}"
-            label = Path(entry["run"]).name  # on the run's first line only
+            label = name_of_run  # on the run's first line only
             for key, style in ((f"val_{name}", "-"), (name, "--")):
                 epochs, values = plots.series(run, key)
                 if values:

@@ -105,14 +105,14 @@ def run_trial(sweep, base: Path, folder: Path, study, trial, console: Console,
     import optuna
 
     from ..runtime.tfenv import import_tensorflow
-    from ..train import runner
 
-    import_tensorflow(verbose)  # quietly, before the pruning callback imports keras
+    import_tensorflow(verbose)  # quietly, before Keras is imported by what follows
+    from ..train import runner
+    from ..train.callbacks import Interrupted
     number = trial.number
     run = RunDir(trial_dir(folder, number))
     params = {key: sweep_spec.from_category(value, sweep.space[key].choice or [])
               for key, value in trial.params.items()}
-    config = trial_config(sweep, base, params, number)
     log = folder / "logs" / f"trial-{number:03d}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     pruned: list = []
@@ -120,23 +120,33 @@ def run_trial(sweep, base: Path, folder: Path, study, trial, console: Console,
     state, value, error = "complete", None, None
     with open(log, "a", encoding="utf-8") as handle:
         quiet = Console(file=handle, highlight=False, soft_wrap=True, markup=False, emoji=False)
-        try:
+        try:  # values the schema refuses (a batch too large...) fail this trial only
+            config = trial_config(sweep, base, params, number)
             runner.train(config, run.path, quiet, verbose,
                          callbacks=[pruning_callback(trial, sweep.metric, pruned)]
                          if sweep.pruner == "median" else [])
+        except Interrupted:
+            raise  # a signal: the trial stays running, and resumes from its backup
         except BigModelError as failure:
-            if type(failure).__name__ == "Interrupted":
-                raise  # a signal: the trial stays running, and resumes from its backup
             state, error = "failed", str(failure).splitlines()[0]
             handle.write(f"error: {failure}\n")
     if state == "failed":
         study.tell(number, state=optuna.trial.TrialState.FAIL)
-    elif pruned:
-        state, value = "pruned", objective_value(sweep, run)
+        return _outcome(number, state, None, params, started, error, pruned)
+    try:
+        value = objective_value(sweep, run)
+    except UsageError:  # a metric the runs do not log: every trial would fail the same way
+        study.tell(number, state=optuna.trial.TrialState.FAIL)
+        raise
+    if pruned:
+        state = "pruned"
         study.tell(number, state=optuna.trial.TrialState.PRUNED)
     else:
-        value = objective_value(sweep, run)
         study.tell(number, value)
+    return _outcome(number, state, value, params, started, error, pruned)
+
+
+def _outcome(number, state, value, params, started, error, pruned) -> dict:
     return {"trial": number, "state": state, "value": value, "params": params,
             "seconds": time.perf_counter() - started, "error": error,
             "pruned_at": pruned[0] if pruned else None}
