@@ -91,7 +91,7 @@ def keeps_images(spec) -> bool:
     return spec.kind == IMAGE
 
 
-def after_training(run: RunDir, task, bundle, console, warn) -> list[str]:
+def after_training(run: RunDir, task, bundle, console, warn, model=None) -> list[str]:
     """The pictures of a run that just finished training: its curves, and those of the test
     split (else validation) with the checkpoint evaluate uses. A missing matplotlib or an
     unwritable folder is a warning: the run itself is done."""
@@ -109,11 +109,13 @@ def after_training(run: RunDir, task, bundle, console, warn) -> list[str]:
 
             return [str(plots.curves(read_records(run.metrics_jsonl), run.plots / "curves.png",
                                      run.path.name).relative_to(run.path))]
-        model = load_checkpoint(run.model_files(), unsafe=False, warn=warn)
+        if model is None:
+            model = load_checkpoint(run.model_files(), unsafe=False, warn=warn)
         with bundle.reading():
             truth, outputs, images = collect(model, dataset, keeps_images(bundle.input_spec))
         details = task.details(bundle.target, truth, outputs)
         written = write_plots(run, task, bundle.target, truth, outputs, images, split, details)
+        tensorboard_images(run, written)
     except (OSError, BigModelError) as error:
         warn(f"no pictures written: {error}")
         return []
@@ -121,3 +123,21 @@ def after_training(run: RunDir, task, bundle, console, warn) -> list[str]:
     console.print(f"pictures: {run.plots}/ ({', '.join(Path(path).name for path in written)}; "
                   f"{seconds:.1f} s)", highlight=False, markup=False)
     return written
+
+
+def tensorboard_images(run: RunDir, written: list[str]) -> None:
+    """The confusion matrix and ROC pictures in TensorBoard too (its Images tab), at the last
+    epoch, beside the validation curves; only for runs that log to TensorBoard."""
+    if not (run.logs / "validation").is_dir():
+        return
+    import tensorflow as tf
+
+    records = read_records(run.metrics_jsonl)
+    writer = tf.summary.create_file_writer(str(run.logs / "validation"))
+    with writer.as_default():
+        for name in written:
+            if Path(name).stem.startswith(("confusion_matrix", "roc")):
+                image = tf.io.decode_png(tf.io.read_file(str(run.path / name)), channels=3)
+                tf.summary.image(Path(name).stem, image[None], step=records[-1]["epoch"]
+                                 if records else 0)
+    writer.close()

@@ -238,6 +238,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     console.print(performance.describe_throughput(results["throughput"]), highlight=False)
     if privacy is not None:  # epsilon (PLD and RDP) after the steps taken
         results["privacy"] = private.report(privacy, guard.global_step, console)
+    best = None  # the checkpoint evaluate uses, loaded once for the test and the pictures
     if bundle.test is not None:
         best = checkpoints.load_checkpoint(run.model_files(), unsafe=False, warn=warn)
         with bundle.reading():
@@ -249,7 +250,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
         _write_run_files(run, config, bundle, tf, keras)
     from ..report import evaluation  # plots/: curves, confusion matrix, ROC, examples
 
-    results["plots"] = evaluation.after_training(run, task, bundle, console, warn)
+    results["plots"] = evaluation.after_training(run, task, bundle, console, warn, best)
     return results
 
 
@@ -314,7 +315,8 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
         progress,
     ]
     if training.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False))
+        callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False,
+                                                     write_steps_per_second=True))
     callbacks += averages_out
     callbacks.append(guard)  # last: its end-of-epoch backup captures the others' state
     return callbacks, guard, progress
