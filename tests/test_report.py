@@ -142,6 +142,8 @@ def test_training_writes_pictures_and_evaluate_tells_the_whole_story(cnn_run):
         assert_valid_png(run_dir / "plots" / name, *size)
     assert (run_dir / "plots" / "examples.png").is_file()
     assert not (run_dir / "process.json").exists(), "process.json outlived training"
+    events = b"".join(path.read_bytes() for path in (run_dir / "logs").rglob("events.*"))
+    assert b"confusion_matrix" in events and b"steps_per_second" in events  # TensorBoard too
 
     # In this process: one TensorFlow start for the JSON and the table (the CLI prints these).
     from bigmodel_cli.predict import inference
