@@ -85,7 +85,9 @@ def tensorboard(folder: Annotated[Path, typer.Argument(
                 host: Annotated[str, typer.Option(
                     help="The address to listen on (0.0.0.0: every network).")] = "localhost",
                 debug: Debug = False) -> None:
-    """Start TensorBoard on a folder of runs (their logs/ folders), until Ctrl-C.
+    """Start TensorBoard on a folder of runs.
+
+    It serves the runs' logs/ folders until Ctrl-C.
 
     Each run's logs/ holds Keras' TensorBoard events (loss, metrics, learning rate per
     epoch) when training.tensorboard is true, the default.

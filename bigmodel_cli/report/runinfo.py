@@ -153,9 +153,8 @@ def summary(run: RunDir) -> dict:
 def find_runs(folder: Path) -> list[RunDir]:
     """Run directories in `folder` (itself, or any depth below: runs/<sweep>/trial-NNN)."""
     folder = Path(folder)
-    found = []
-    for config in sorted(folder.rglob("config.yaml")):
-        run = RunDir(config.parent)
-        if run.spec.exists() or run.backup.exists() or run.results.exists():
-            found.append(run)
-    return found
+    candidates = {path.parent for name in ("config.yaml", "process.json")
+                  for path in folder.rglob(name)}
+    return [RunDir(path) for path in sorted(candidates)
+            if any((path / name).exists() for name in ("spec.json", "backup", "results.json",
+                                                       "process.json"))]

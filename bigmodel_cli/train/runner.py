@@ -180,13 +180,13 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
         run.path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise atomic.os_error(error, run.path, "create run directory") from error
-    liveness.hold(run)  # process.json while this process trains it
     if begin.kind == "extend":
         resume.trim_metrics(run, start.epoch)  # the run files follow once the extension ends
     else:
         _write_run_files(run, config, bundle, tf, keras)
         if begin.weights:
             resume.trim_metrics(run, start.epoch)
+    liveness.hold(run)  # process.json while this process trains it (config.yaml is there)
 
     # --- fit -----------------------------------------------------------------------------------
     validation = assembled.to_model_inputs(bundle.validation)
