@@ -81,6 +81,8 @@ def test_a_killed_sweep_resumes_its_trial_and_completes_every_trial(tmp_path):
     result = bigmodel("sweep", sweep_file, "--runs", runs)
     assert result.returncode == 0, result.stderr
     assert "trial 1: resuming from" in result.stdout
+    # The run itself went on from its backup (epoch 1 of 3 was done), not from scratch.
+    assert "resuming from step" in (folder / "logs" / "trial-001.log").read_text()
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{folder / 'study.db'}")
     trials = study.get_trials()
     assert [trial.state for trial in trials] == [optuna.trial.TrialState.COMPLETE] * 4
