@@ -55,6 +55,20 @@ def test_the_sweep_file_is_checked_with_file_line_and_key(tmp_path):
     assert sweep.trial_count() == 6 and base == CONFIGS / "smoke" / "mlp.yaml"
 
 
+@pytest.mark.parametrize("path", sorted((CONFIGS / "sweeps").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_every_shipped_sweep_file_loads_and_its_trials_are_valid_configs(path):
+    from bigmodel_cli.sweep import study
+
+    assert path.read_text().startswith(f"# bigmodel sweep configs/sweeps/{path.name}")
+    sweep, base = spec.load(path)
+    first = {key: dimension.bounds(dimension.kind)[0] if dimension.kind != "choice"
+             else dimension.choice[0] for key, dimension in sweep.space.items()}
+    config = study.trial_config(sweep, base, first, 0)
+    assert config.name == f"{sweep.name}-trial-000"
+    assert config.optimizer.learning_rate == first["optimizer.learning_rate"]
+
+
 @pytest.mark.slow
 def test_a_killed_sweep_resumes_its_trial_and_completes_every_trial(tmp_path):
     import optuna
