@@ -17,10 +17,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Train the quickstart config (real handwritten digits bundled with scikit-learn: no download)
-# and print its test accuracy. A fresh run directory each time, so the demo always trains.
+# and print its test accuracy; its pictures land in runs/quickstart/plots/ and its report in
+# runs/quickstart/report.html. A fresh run directory each time, so the demo always trains.
 demo: install
 	rm -rf runs/quickstart
 	$(BIN)/bigmodel train configs/quickstart.yaml --run-dir runs/quickstart
+	$(BIN)/bigmodel report runs/quickstart   # runs/quickstart/report.html; plots/*.png came with training
 	@$(BIN)/python -c "import json; r = json.load(open('runs/quickstart/results.json')); \
 	print(f\"quickstart test accuracy: {r['test']['accuracy']:.4f}\")"
 

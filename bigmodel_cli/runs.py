@@ -11,6 +11,8 @@ runs/<name>/
   cache/             decoded examples on disk (data.cache: auto or disk), filled while loading
                      the data and deleted when the run finishes
   results.json       test metrics and run facts; written last, so it marks a finished run
+  process.json       the process training it now (train/liveness.py); failed.json: its error
+  plots/             curves.png, confusion_matrix.png, roc.png, examples.png; report.html
 
 bigmodel deletes only what it wrote there (the names below), never a file it does not know.
 """
@@ -34,9 +36,11 @@ OWN_FILES = (
     "checkpoints/best.json", "backup/state-*.json", "backup/state-*.weights.h5",
     "logs/train/events.out.tfevents.*", "logs/validation/events.out.tfevents.*",
     "cache/*-*.u8", "cache/*-*.json",
+    "process.json", "failed.json", "plots/*.png", "report.html",
 )
 # Its folders, deepest first: removed once nothing else is left in them.
-OWN_FOLDERS = ("logs/train", "logs/validation", "logs", "checkpoints", "backup", "cache")
+OWN_FOLDERS = ("logs/train", "logs/validation", "logs", "checkpoints", "backup", "cache",
+               "plots")
 # Any of these marks a folder as a bigmodel run; a config.yaml alone could be the user's own.
 # cache/ is filled before the other files are written: an attempt stopped in between (a
 # config mistake found later) leaves it, and the next attempt reuses it.
@@ -62,6 +66,10 @@ class RunDir:
     logs = property(lambda self: self.path / "logs")
     cache = property(lambda self: self.path / "cache")
     results = property(lambda self: self.path / "results.json")
+    process = property(lambda self: self.path / "process.json")
+    failed = property(lambda self: self.path / "failed.json")
+    plots = property(lambda self: self.path / "plots")
+    report = property(lambda self: self.path / "report.html")
 
     @property
     def finished(self) -> bool:
@@ -139,7 +147,7 @@ class RunDir:
     def remove_abandoned_temporaries(self) -> list[Path]:
         """Delete half-written files of bigmodel's whose writer is gone (kill -9, full disk)."""
         removed = []
-        for folder in ("", "checkpoints", "backup"):
+        for folder in ("", "checkpoints", "backup", "plots"):
             for temporary in atomic.temporaries(self.path / folder):
                 if self._own_temporary(temporary) and atomic.abandoned(temporary):
                     with contextlib.suppress(OSError):  # a run others may read, not change
@@ -151,7 +159,7 @@ class RunDir:
         """Delete what bigmodel wrote here: (what was removed, what was kept as not ours)."""
         removed = [path for pattern in OWN_FILES for path in self.path.glob(pattern)
                    if path.is_file() or path.is_symlink()]
-        removed += [temporary for folder in ("", "checkpoints", "backup")
+        removed += [temporary for folder in ("", "checkpoints", "backup", "plots")
                     for temporary in atomic.temporaries(self.path / folder)
                     if self._own_temporary(temporary)]
         for path in removed:

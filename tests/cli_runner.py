@@ -9,6 +9,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
+# Every shipped config; configs/sweeps/ holds sweep files (bigmodel sweep), not configs.
+SHIPPED_CONFIGS = sorted(path for path in CONFIGS.glob("**/*.yaml") if "sweeps" not in path.parts)
 
 
 def bigmodel(*arguments, cwd: Path | None = None, timeout: float = 300):

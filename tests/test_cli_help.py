@@ -24,6 +24,11 @@ COMMANDS = {  # command: the usage line its help starts with
     "config schema": "Usage: bigmodel config schema [OPTIONS]",
     "data": "Usage: bigmodel data [OPTIONS] COMMAND [ARGS]...",
     "data inspect": "Usage: bigmodel data inspect [OPTIONS] CONFIG",
+    "report": "Usage: bigmodel report [OPTIONS] RUN_DIR",
+    "runs": "Usage: bigmodel runs [OPTIONS] [FOLDER]",
+    "compare": "Usage: bigmodel compare [OPTIONS] RUN_DIR...",
+    "sweep": "Usage: bigmodel sweep [OPTIONS] SWEEP_FILE",
+    "tensorboard": "Usage: bigmodel tensorboard [OPTIONS] [FOLDER]",
 }
 # typer's placeholders for a value's type: <path>, <str>, <int range>, <list[str]>, ...
 TYPE_PLACEHOLDER = re.compile(r"<(?:path|str|int|float|bool|list\[[^>]*\]|[a-z]+ range)>")

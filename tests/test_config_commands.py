@@ -6,13 +6,13 @@ import subprocess
 import sys
 
 import pytest
-from cli_runner import CONFIGS, REPO, bigmodel
+from cli_runner import CONFIGS, REPO, SHIPPED_CONFIGS, bigmodel
 
 from bigmodel_cli import config
 from bigmodel_cli.config.starter import starter_config
 from bigmodel_cli.errors import UsageError
 
-SHIPPED = sorted(CONFIGS.glob("**/*.yaml"))
+SHIPPED = SHIPPED_CONFIGS
 
 
 def test_validate_every_shipped_config_without_importing_tensorflow():

@@ -13,13 +13,13 @@ import re
 
 import pytest
 import yaml
-from cli_runner import CONFIGS, bigmodel
+from cli_runner import CONFIGS, SHIPPED_CONFIGS, bigmodel
 
 from bigmodel_cli import config
 
 SCHEMA_FILE = CONFIGS / "schema.json"
 REGENERATE = "run `bigmodel config schema > configs/schema.json` and commit the result"
-SHIPPED = sorted(CONFIGS.glob("**/*.yaml"))
+SHIPPED = SHIPPED_CONFIGS
 TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
          "integer": int, "number": (int, float)}
 

@@ -60,23 +60,28 @@ def evaluate(run_dir: RunPath,
              ] = Split.test,
              json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
              unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
-    """Evaluate a trained run on a split of its data."""
+    """Evaluate a trained run on a split of its data.
+
+    Prints which checkpoint was used and whether the run finished, the metrics, and what the
+    task reports (classification: per-class precision, recall, F1, the confusion matrix,
+    top-k accuracy, ROC and PR AUC for two classes, calibration error; regression: MAE, RMSE,
+    R²). Writes the split's pictures into RUN_DIR/plots/.
+    """
     from ..predict import inference
+    from ..report import evaluation
+    from ..report.tables import evaluation_tables
     from ..runs import json_text
 
-    metrics = inference.evaluate(run_dir, split.value, verbose, unsafe)
+    result = inference.evaluate(run_dir, split.value, verbose, unsafe)
     if json_output:
-        print(json_text(metrics), end="")
+        print(json_text(result), end="")
         return
-    from rich.table import Table
-
-    table = Table(title=f"{run_dir} · {split} ({metrics.pop('examples'):,} examples)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in metrics.items():
-        if name != "split":
-            table.add_row(name, f"{value:.4f}")
-    stdout.print(table)
+    stdout.print(evaluation.header(run_dir, split.value, result["examples"], result["run"]),
+                 style="bold")
+    for table in evaluation_tables(result):
+        stdout.print(table)
+    if result.get("plots"):
+        stdout.print(f"pictures: {', '.join(str(run_dir / path) for path in result['plots'])}")
 
 
 @app.command(epilog="""bigmodel predict runs/cnn_cifar10 cat.png photos/ --top-k 3

@@ -14,7 +14,7 @@ from .. import config as config_module
 from .. import tasks
 from ..config.schema import Config
 from ..data.spec import InputSpec, TargetSpec
-from ..errors import UsageError
+from ..errors import BigModelError, UsageError
 from ..runs import RunDir, read_json
 from ..runtime.tfenv import import_tensorflow
 
@@ -29,10 +29,22 @@ def load_run(run_dir: Path) -> tuple[RunDir, Config, InputSpec, TargetSpec]:
 
 
 def load_model(run: RunDir, verbose: bool = False, unsafe: bool = False):
+    return load_model_and_file(run, verbose, unsafe)[0]
+
+
+def load_model_and_file(run: RunDir, verbose: bool = False, unsafe: bool = False):
+    """The model and the checkpoint file it came from (best, or last if best is unreadable)."""
     import_tensorflow(verbose)
     from ..train.checkpoints import load_checkpoint
 
-    return load_checkpoint(run.model_files(), unsafe, warn)
+    candidates, refused = run.model_files(), []
+
+    def note(message: str) -> None:  # one warning per unreadable candidate, in order
+        refused.append(message)
+        warn(message)
+
+    model = load_checkpoint(candidates, unsafe, note)
+    return model, candidates[len(refused)]
 
 
 def warn(message: str) -> None:
@@ -40,10 +52,15 @@ def warn(message: str) -> None:
 
 
 def evaluate(run_dir: Path, split: str = "test", verbose: bool = False,
-             unsafe: bool = False) -> dict:
+             unsafe: bool = False, plots: bool = True) -> dict:
+    """The loss and metrics, then what the task reports (per-class scores, confusion matrix:
+    under "report"), the checkpoint used and the run's state (under "run"); with `plots`,
+    the split's pictures in RUN/plots/ (their paths under "plots")."""
+    from ..report import evaluation
+
     if split not in SPLITS:
         raise UsageError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")
-    run, config, _, target = load_run(run_dir)
+    run, config, spec, target = load_run(run_dir)
     task = tasks.resolve(target, config.model.task)
     import_tensorflow(verbose)
     bundle = load_run_data(run, config)
@@ -51,14 +68,19 @@ def evaluate(run_dir: Path, split: str = "test", verbose: bool = False,
     if dataset is None:
         raise UsageError(f"the run {run.path} has no {split} split; "
                          f"use one of: {', '.join(s for s in SPLITS if bundle.split(s))}")
-    model = load_model(run, verbose, unsafe)
-    # The labels come with their batches: a pipeline that is not deterministic may reorder.
-    truth, outputs = [], []
-    for x, y in dataset:
-        truth.append(y.numpy())
-        outputs.append(np.asarray(model.predict_on_batch(x)))
-    metrics = task.score(target, np.concatenate(truth), np.concatenate(outputs))
-    return {"split": split, "examples": bundle.sizes[split], **metrics}
+    model, model_file = load_model_and_file(run, verbose, unsafe)
+    truth, outputs, images = evaluation.collect(model, dataset, evaluation.keeps_images(spec))
+    metrics = task.score(target, truth, outputs)
+    details = task.details(target, truth, outputs)
+    result = {"split": split, "examples": bundle.sizes[split], **metrics,
+              "run": evaluation.run_facts(run, model_file, config), "report": details}
+    if plots:
+        try:
+            result["plots"] = evaluation.write_plots(run, task, target, truth, outputs, images,
+                                                     split, details)
+        except (OSError, BigModelError) as error:  # a run others may read, not change
+            warn(f"no pictures written: {error}")
+    return result
 
 
 def load_run_data(run: RunDir, config: Config):

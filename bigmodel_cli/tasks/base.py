@@ -119,6 +119,10 @@ class Task:
         """Numbers beyond the training metrics, from all labels and predictions of a split."""
         return {}
 
+    def details(self, target: TargetSpec, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+        """Tables beyond the numbers (per-class scores, a confusion matrix), JSON-ready."""
+        return {}
+
     def format_row(self, label: str, output: np.ndarray, target: TargetSpec, top_k: int) -> dict:
         """One `predict` row: the input's label and what the model says about it."""
         raise NotImplementedError

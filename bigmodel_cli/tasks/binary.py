@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.spec import TargetSpec
+from . import reports
 from .multiclass import Multiclass, ranked
 from .names import BINARY, MULTICLASS
 
@@ -37,6 +38,14 @@ class Binary(Multiclass):
 
     def width(self, y_pred: np.ndarray) -> int:
         return 2
+
+    def probabilities(self, y_pred: np.ndarray) -> np.ndarray:
+        positive = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+        return np.stack([1.0 - positive, positive], axis=-1)
+
+    def report(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+        positive = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+        return {**super().report(y_true, y_pred), **reports.binary_areas(y_true, positive)}
 
     def format_row(self, label: str, output: np.ndarray, target: TargetSpec, top_k: int) -> dict:
         positive = float(output.reshape(-1)[0])

@@ -47,7 +47,9 @@ class LanguageModeling(Task):
         return np.asarray(labels, dtype=np.int32)
 
     def report(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-        """Next-token accuracy and perplexity (e ** the mean cross-entropy per real token)."""
+        """Next-token accuracy, perplexity (e ** the mean cross-entropy per real token) and bits
+        per token (the same cross-entropy in base 2; bits per character for a character
+        vocabulary)."""
         labels = np.asarray(y_true, dtype=np.int64)
         logits = np.asarray(y_pred, dtype=np.float64)
         real = labels != PADDING_ID
@@ -58,7 +60,8 @@ class LanguageModeling(Task):
         cross_entropy = -np.take_along_axis(log_probabilities, labels[..., None], axis=-1)[..., 0]
         mean = float(cross_entropy[real].mean())
         return {"accuracy": float((logits.argmax(axis=-1) == labels)[real].mean()),
-                "perplexity": float(np.exp(mean))}
+                "perplexity": float(np.exp(mean)),
+                "bits_per_token": mean / float(np.log(2.0))}
 
     def format_row(self, label: str, output: np.ndarray, target: TargetSpec, top_k: int) -> dict:
         raise NotImplementedError("language_modeling predicts through `generate` (next issue)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.spec import TargetSpec
+from . import reports
 from .base import Task
 from .multiclass import ranked
 from .names import MULTILABEL
@@ -60,6 +61,12 @@ class Multilabel(Task):
             "exact_match": float(accuracy_score(truth, predicted)),  # every label right
             "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
         }
+
+    def details(self, target: TargetSpec, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+        predicted = (y_pred >= THRESHOLD).astype(np.int32)
+        truth = np.asarray(y_true).astype(np.int32)
+        names = list(target.class_names or [str(index) for index in range(truth.shape[-1])])
+        return {"per_class": reports.per_class(truth, predicted, names)}
 
     def format_row(self, label: str, output: np.ndarray, target: TargetSpec, top_k: int) -> dict:
         """The labels predicted (probability >= THRESHOLD, most probable first), and the

@@ -24,12 +24,14 @@ from ..errors import UsageError
 from ..runs import RunDir, read_json, write_json
 from ..runtime import distribute, keras_compat, precision
 from ..runtime.tfenv import import_tensorflow
-from . import assemble, checkpoints, performance, resume
+from . import assemble, checkpoints, liveness, performance, resume
 
 
 def train(config: Config, run_dir: Path, console: Console, verbose: bool = False, *,
           restart: bool = False, force: bool = False, extend: bool = False,
-          init_from: Path | None = None) -> dict:
+          init_from: Path | None = None, callbacks: list | tuple = ()) -> dict:
+    """Train; `callbacks`: more Keras callbacks, run after bigmodel's own at each epoch end
+    and before the backup (a sweep's pruning: one that stops training ends the run early)."""
     run = RunDir(Path(run_dir))
     started = time.perf_counter()
     # Of the workers of a multi-worker run, only worker 0 (the chief) deletes or writes `run`.
@@ -67,18 +69,24 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
                   highlight=False)
     # Workers other than the chief write to a scratch directory, removed however this ends.
     run, scratch = distribute.worker_run_dir(role, run)
+    failure = None  # what ended training, for process.json and failed.json (liveness.py)
     try:
         results = _train(tf, config, run, begin, console, warn, strategy, placement,
-                         restart=restart, init_from=init_from)
+                         restart=restart, init_from=init_from, extra_callbacks=callbacks)
         results["total_seconds"] = round(time.perf_counter() - started, 2)
         write_json(run.results, results)  # written last: it marks the run finished
         checkpoints.clear(run.backup)  # results.json now marks the run, backups are spent
         shutil.rmtree(run.cache, ignore_errors=True)  # and so is a cache on disk
     except OSError as error:  # a full disk or a folder gone read-only while training
         path = Path(error.filename or run.path)
-        raise atomic.os_error(error, path, "write" if path.is_relative_to(run.path)
-                              else "read") from error
+        failure = atomic.os_error(error, path, "write" if path.is_relative_to(run.path)
+                                  else "read")
+        raise failure from error
+    except BaseException as error:
+        failure = error
+        raise
     finally:
+        liveness.release(run, failure)
         if scratch is not None:
             scratch.cleanup()
     if scratch is None:
@@ -87,7 +95,8 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
 
 
 def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Console, warn,
-           strategy, placement: dict, *, restart: bool, init_from: Path | None) -> dict:
+           strategy, placement: dict, *, restart: bool, init_from: Path | None,
+           extra_callbacks=()) -> dict:
     """Data, model, starting point, run directory, fit and test metrics: the results."""
     import keras
 
@@ -161,6 +170,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
                                             bundle.sizes["train"], begin.best,
                                             private.callbacks(privacy, steps_per_epoch,
                                                               training.epochs, console))
+    callbacks[-1:-1] = extra_callbacks  # before the guard, whose backup comes last
 
     # --- run directory: changed only now, when everything above has worked ----------------------
     if restart:
@@ -176,6 +186,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
         _write_run_files(run, config, bundle, tf, keras)
         if begin.weights:
             resume.trim_metrics(run, start.epoch)
+    liveness.hold(run)  # process.json while this process trains it (config.yaml is there)
 
     # --- fit -----------------------------------------------------------------------------------
     validation = assembled.to_model_inputs(bundle.validation)
@@ -227,6 +238,7 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     console.print(performance.describe_throughput(results["throughput"]), highlight=False)
     if privacy is not None:  # epsilon (PLD and RDP) after the steps taken
         results["privacy"] = private.report(privacy, guard.global_step, console)
+    best = None  # the checkpoint evaluate uses, loaded once for the test and the pictures
     if bundle.test is not None:
         best = checkpoints.load_checkpoint(run.model_files(), unsafe=False, warn=warn)
         with bundle.reading():
@@ -236,6 +248,9 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
                       highlight=False)
     if begin.kind == "extend":  # the extended config now describes the run
         _write_run_files(run, config, bundle, tf, keras)
+    from ..report import evaluation  # plots/: curves, confusion matrix, ROC, examples
+
+    results["plots"] = evaluation.after_training(run, task, bundle, console, warn, best)
     return results
 
 
@@ -300,7 +315,8 @@ def _callbacks(config: Config, run: RunDir, console: Console, steps_per_epoch: i
         progress,
     ]
     if training.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False))
+        callbacks.append(keras.callbacks.TensorBoard(str(run.logs), write_graph=False,
+                                                     write_steps_per_second=True))
     callbacks += averages_out
     callbacks.append(guard)  # last: its end-of-epoch backup captures the others' state
     return callbacks, guard, progress
