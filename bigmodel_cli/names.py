@@ -8,11 +8,11 @@ imports nothing, so `bigmodel --help` can use it and stay fast.
 from __future__ import annotations
 
 # `model.family`: one builder per name in models/, one config section class in config/schema.py.
-MODEL_FAMILIES = ("mlp", "cnn", "rnn", "transformer", "pretrained")
+MODEL_FAMILIES = ("mlp", "cnn", "rnn", "transformer", "pretrained", "gpt")
 
 # `data.source`: one loader per name in data/, one config section class in config/schema_data.py.
 DATA_SOURCES = ("synthetic", "sklearn", "keras", "tfds", "image_folder", "text_folder", "csv",
-                "npz")
+                "npz", "text_corpus")
 
 # The first entries of every vocabulary Keras' TextVectorization learns: id 0 is padding (''),
 # id 1 any word outside the vocabulary ('[UNK]'). A vectorizer given `vocabulary=` adds them

@@ -116,12 +116,47 @@ class PretrainedConfig(ModelBase):
         if self.lora_rank is not None and self.trainable != "lora":
             raise ValueError(f"lora_rank is used only with trainable: lora, not "
                              f"{self.trainable}; remove it or set trainable: lora")
+
+
+# Named decoder sizes (layers, heads, width); small is nanoGPT's CPU Shakespeare shape, base
+# its GPU one ("baby GPT"), gpt2 the 124M GPT-2. The context length is data.context_length.
+GPT_SIZES = {
+    "tiny": {"num_layers": 2, "num_heads": 2, "embed_dim": 64},
+    "small": {"num_layers": 4, "num_heads": 4, "embed_dim": 128},
+    "base": {"num_layers": 6, "num_heads": 6, "embed_dim": 384},
+    "gpt2": {"num_layers": 12, "num_heads": 12, "embed_dim": 768},
+}
+
+
+class GptConfig(Section):
+    """A decoder-only transformer for language modeling (models/gpt.py)."""
+
+    family: Literal["gpt"]
+    task: Literal[TASKS] = Field("auto", description="auto: language_modeling")
+    size: Literal[tuple(GPT_SIZES)] = "small"
+    num_layers: PositiveInt | None = None
+    num_heads: PositiveInt | None = None
+    embed_dim: PositiveInt | None = None
+    ff_dim: PositiveInt | None = Field(None, description="null: 4 x embed_dim")
+    dropout: Fraction = 0.0
+    tie_embeddings: bool = Field(True, description="the output projection is the embedding")
+
+    @model_validator(mode="after")
+    def _fill_from_size(self):
+        for key, value in GPT_SIZES[self.size].items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        if self.ff_dim is None:
+            object.__setattr__(self, "ff_dim", 4 * self.embed_dim)
+        if self.embed_dim % self.num_heads:
+            raise ValueError(
+                f"embed_dim {self.embed_dim} must divide by num_heads {self.num_heads}")
         return self
 
 
 # {family: section class}, in names.MODEL_FAMILIES' order (tests/test_names.py checks it).
 MODEL_CLASSES = keyed_by("family", MlpConfig, CnnConfig, RnnConfig, TransformerConfig,
-                         PretrainedConfig)
+                         PretrainedConfig, GptConfig)
 ModelConfig = one_of_sections("family", MODEL_CLASSES)
 
 

@@ -198,9 +198,29 @@ class NpzData(ImageOptions, TextOptions, SharedOptions, FileData):
     y_key: str | None = Field(None, description="label array (default y or y_train)")
 
 
+class TextCorpusData(FileData):
+    """Plain text for a language model (data/text_corpus.py): tokenized once, read as windows."""
+
+    source: Literal["text_corpus"]
+    path: str = Field(description="a text file, a folder of them or a glob")
+    tokenizer: Literal["char", "byte"] = Field(
+        "char", description="char: the corpus's characters; byte: 256 byte values, any file")
+    context_length: PositiveInt = Field(256, description="tokens the model sees at once")
+    batch_size: PositiveInt = Field(32, description="global batch of windows")
+    validation_split: Fraction = Field(0.1, description="the corpus's last share of tokens, "
+                                                        "unless validation_path is given")
+    test_split: Fraction = Field(0.0, description="a share before validation's, for test")
+    validation_path: str | None = Field(None, description="validation text files instead")
+    test_path: str | None = Field(None, description="test text files instead")
+    eval_batches: PositiveInt | None = Field(
+        None, description="batches of each validation/test pass; null: the whole split")
+    cache_dir: str | None = Field(
+        None, description="where token files go; null: $XDG_CACHE_HOME/bigmodel/tokens")
+
+
 # {source: section class}, in names.DATA_SOURCES' order (tests/test_names.py checks it).
 DATA_CLASSES = keyed_by("source", SyntheticData, SklearnData, KerasData, TfdsData,
-                        ImageFolderData, TextFolderData, CsvData, NpzData)
+                        ImageFolderData, TextFolderData, CsvData, NpzData, TextCorpusData)
 FILE_SOURCES = tuple(source for source, data_class in DATA_CLASSES.items()
                      if issubclass(data_class, FileData))  # they read data.path
 DataSection = one_of_sections("source", DATA_CLASSES)

@@ -16,6 +16,7 @@ from . import (
     pipeline,
     sklearn_source,
     synthetic,
+    text_corpus,
     text_folder,
     tfds_source,
 )
@@ -30,7 +31,9 @@ SOURCES = {
     "text_folder": text_folder.load,
     "csv": csv_source.load,
     "npz": npz_source.load,
+    "text_corpus": text_corpus.load,  # returns its DataBundle itself (token windows)
 }
+BUNDLE_SOURCES = ("text_corpus",)
 
 
 def load(data_config, seed: int, *, run_dir=None, console=None, fill: bool = True) -> DataBundle:
@@ -40,6 +43,8 @@ def load(data_config, seed: int, *, run_dir=None, console=None, fill: bool = Tru
     where each split is kept; `fill`: fill the caches now (a bad file is met here), not when
     each split is first used (the dry run needs only the specs)."""
     source = lookup(SOURCES, "data source", data_config.source)
+    if data_config.source in BUNDLE_SOURCES:
+        return source(data_config, seed, run_dir=run_dir, console=console)
     bundle = pipeline.make_bundle(source(data_config, seed), data_config, seed,
                                   run_dir=run_dir, console=console)
     return bundle.fill() if fill else bundle

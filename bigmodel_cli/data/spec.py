@@ -65,6 +65,8 @@ class InputSpec:
     delimiter: str | None = None
     column_names: list[str] | None = None
     label_column: str | None = None
+    # tokens of a text corpus: the tokenizer (data/tokenizers.py's to_dict), for generate
+    tokenizer: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

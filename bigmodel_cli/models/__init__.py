@@ -15,11 +15,11 @@ from .. import tasks
 from ..data.spec import InputSpec, TargetSpec
 from ..errors import lookup
 from ..tasks import layers as _task_layers  # noqa: F401  registers the heads' layers and losses
-from . import cnn, mlp, pretrained, rnn, tokenize, transformer  # noqa: F401  tokenize registers
+from . import cnn, gpt, mlp, pretrained, rnn, tokenize, transformer  # noqa: F401  tokenize registers
 from .preprocessing import model_inputs, preprocess
 
 MODELS = {"mlp": mlp.build, "cnn": cnn.build, "rnn": rnn.build, "transformer": transformer.build,
-          "pretrained": pretrained.build}
+          "pretrained": pretrained.build, "gpt": gpt.build}
 
 __all__ = ["MODELS", "build_model"]
 
@@ -36,6 +36,8 @@ def build_model(input_spec: InputSpec, target: TargetSpec, model_config,
     inputs = model_inputs(input_spec)  # one tensor, or one per column for a table
     features = preprocess(inputs, input_spec)
     features = build_body(features, input_spec, model_config)
+    if getattr(build_body, "includes_head", False):  # gpt: its logits are the outputs
+        return keras.Model(inputs, features, name=name)
     features = _dense_layers(features, model_config)
     outputs = task.head(features, target)
     return keras.Model(inputs, outputs, name=name)

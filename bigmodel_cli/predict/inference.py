@@ -69,6 +69,11 @@ def evaluate(run_dir: Path, split: str = "test", verbose: bool = False,
         raise UsageError(f"the run {run.path} has no {split} split; "
                          f"use one of: {', '.join(s for s in SPLITS if bundle.split(s))}")
     model, model_file = load_model_and_file(run, verbose, unsafe)
+    if spec.tokenizer:  # a language model: logits at every position, summed batch by batch
+        batches = ((y.numpy(), np.asarray(model.predict_on_batch(x))) for x, y in dataset)
+        return {"split": split, "examples": bundle.sizes[split],
+                **task.score_batches(target, batches),
+                "run": evaluation.run_facts(run, model_file, config)}
     truth, outputs, images = evaluation.collect(model, dataset, evaluation.keeps_images(spec))
     metrics = task.score(target, truth, outputs)
     details = task.details(target, truth, outputs)

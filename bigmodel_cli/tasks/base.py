@@ -115,6 +115,13 @@ class Task:
             numbers.setdefault(name, value)
         return numbers
 
+    def score_batches(self, target: TargetSpec, batches) -> dict:
+        """`score` over (labels, outputs) batches; a task whose outputs are large (one
+        vector per position) sums as it goes instead."""
+        pairs = list(batches)
+        return self.score(target, np.concatenate([labels for labels, _ in pairs]),
+                          np.concatenate([outputs for _, outputs in pairs]))
+
     def report(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
         """Numbers beyond the training metrics, from all labels and predictions of a split."""
         return {}

@@ -1,14 +1,15 @@
-"""Predict each next token of a sequence: the interface the language-model issue builds on.
+"""Predict each next token of a sequence (data.source: text_corpus, model.family: gpt).
 
-Not yet reachable from `model.task` (names.CONFIG_CHOICES): no source yields token sequences
-to continue and no family outputs a vector per position yet. What is here is what that work
-needs: labels are the inputs shifted by one; the head gives logits over the vocabulary at
-every position; the loss is the cross-entropy per real token (padding, id 0, masked out);
-accuracy is of the next token; the report adds perplexity. `target.class_names` holds the
-token of each id, so `num_classes` is the vocabulary size.
+Labels are the inputs shifted by one; the model gives logits over the vocabulary at every
+position; the loss is the cross-entropy per real token (padding, id 0, masked out); accuracy
+is of the next token; evaluate adds perplexity and, for one-character tokens (char, byte),
+bits per character. `target.class_names` holds the token of each id, so `num_classes` is the
+vocabulary size. `predict` on a text gives the likeliest next tokens; `generate` continues it.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -46,22 +47,77 @@ class LanguageModeling(Task):
     def convert_labels(self, labels) -> np.ndarray:
         return np.asarray(labels, dtype=np.int32)
 
+    def synthetic_labels(self, rng: np.random.Generator, target: TargetSpec, count: int,
+                         length: int = 1):
+        return rng.integers(1, max(self.units(target), 2), (count, length)).astype(np.int32)
+
+    # --- evaluate --------------------------------------------------------------------------
+
+    def score_batches(self, target: TargetSpec, batches) -> dict:
+        """Loss, accuracy, perplexity (and bits per character) summed batch by batch: the
+        logits of a whole split would not fit in memory."""
+        totals = Totals()
+        for labels, logits in batches:
+            totals.add(labels, logits)
+        return totals.numbers(one_character_tokens(target))
+
+    def score(self, target: TargetSpec, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+        return self.score_batches(target, [(y_true, y_pred)])
+
     def report(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
         """Next-token accuracy, perplexity (e ** the mean cross-entropy per real token) and bits
-        per token (the same cross-entropy in base 2; bits per character for a character
-        vocabulary)."""
-        labels = np.asarray(y_true, dtype=np.int64)
-        logits = np.asarray(y_pred, dtype=np.float64)
-        real = labels != PADDING_ID
-        if not real.any():
+        per token (the same cross-entropy in base 2)."""
+        totals = Totals()
+        totals.add(y_true, y_pred)
+        numbers = totals.numbers(False)
+        if not numbers:
             return {}
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        cross_entropy = -np.take_along_axis(log_probabilities, labels[..., None], axis=-1)[..., 0]
-        mean = float(cross_entropy[real].mean())
-        return {"accuracy": float((logits.argmax(axis=-1) == labels)[real].mean()),
-                "perplexity": float(np.exp(mean)),
-                "bits_per_token": mean / float(np.log(2.0))}
+        return {"accuracy": numbers["accuracy"], "perplexity": numbers["perplexity"],
+                "bits_per_token": numbers["loss"] / math.log(2)}
+
+    # --- predict -----------------------------------------------------------------------------
 
     def format_row(self, label: str, output: np.ndarray, target: TargetSpec, top_k: int) -> dict:
-        raise NotImplementedError("language_modeling predicts through `generate` (next issue)")
+        """The likeliest next tokens after the input text: `output` is the logits of its last
+        position."""
+        logits = np.asarray(output, dtype=np.float64)
+        logits[PADDING_ID] = -np.inf
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        order = np.argsort(-probabilities, kind="stable")[:top_k]
+        return {"input": label, "top": [{"class": target.class_names[index],
+                                         "probability": float(probabilities[index])}
+                                        for index in order]}
+
+
+class Totals:
+    """Running sums of cross-entropy, right guesses and real tokens."""
+
+    def __init__(self):
+        self.cross_entropy, self.right, self.tokens = 0.0, 0, 0
+
+    def add(self, labels, logits) -> None:
+        labels = np.asarray(labels, dtype=np.int64)
+        logits = np.asarray(logits, dtype=np.float64)
+        real = labels != PADDING_ID
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        entropy = -np.take_along_axis(log_probabilities, labels[..., None], axis=-1)[..., 0]
+        self.cross_entropy += float(entropy[real].sum())
+        self.right += int((logits.argmax(axis=-1) == labels)[real].sum())
+        self.tokens += int(real.sum())
+
+    def numbers(self, per_character: bool) -> dict[str, float]:
+        if not self.tokens:
+            return {}
+        mean = self.cross_entropy / self.tokens
+        numbers = {"loss": mean, "accuracy": self.right / self.tokens,
+                   "perplexity": math.exp(mean)}
+        if per_character:
+            numbers["bits_per_character"] = mean / math.log(2)
+        return numbers
+
+
+def one_character_tokens(target: TargetSpec) -> bool:
+    """char and byte vocabularies: then bits per token are bits per character (or byte)."""
+    return all(len(token) <= 1 for token in target.class_names)

@@ -11,9 +11,8 @@ REGRESSION, LANGUAGE_MODELING = "regression", "language_modeling"
 AUTO = "auto"  # model.task: the task the data implies
 
 TASK_NAMES = (MULTICLASS, BINARY, MULTILABEL, REGRESSION, LANGUAGE_MODELING)
-# What `model.task` accepts. language_modeling joins once a source yields token sequences to
-# predict and a family outputs one vector per position (the next issue).
-CONFIG_CHOICES = (AUTO, MULTICLASS, BINARY, MULTILABEL, REGRESSION)
+# What `model.task` accepts (language_modeling: a text_corpus source and the gpt family).
+CONFIG_CHOICES = (AUTO, MULTICLASS, BINARY, MULTILABEL, REGRESSION, LANGUAGE_MODELING)
 
 # The metrics each task compiles, by the name Keras logs them under (validation: "val_" + name).
 METRICS = {

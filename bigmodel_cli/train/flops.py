@@ -66,11 +66,14 @@ def layer_cost(layer, input_shape: tuple, output_shape: tuple | None) -> Cost:
     if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)):
         return _recurrent(layer, input_shape)
     sublayers = _sublayers(layer)
+    # Products a layer computes besides its sublayers' (gpt_layers.py: attention, tied logits).
+    own = Cost(layer.extra_cost(input_shape), 0) if hasattr(layer, "extra_cost") else Cost()
     if sublayers:
-        return sum((layer_cost(sublayer, input_shape, None) for sublayer in sublayers), Cost())
+        return own + sum((layer_cost(sublayer, input_shape, None) for sublayer in sublayers),
+                         Cost())
     # Element-wise, pooling, reshaping and embedding lookups: no products, but their outputs
     # are kept for the backward pass.
-    return Cost(0, math.prod(output_shape[1:]) if _known(output_shape) else 0)
+    return own + Cost(0, math.prod(output_shape[1:]) if _known(output_shape) else 0)
 
 
 def _attention(layer, input_shape: tuple) -> Cost:

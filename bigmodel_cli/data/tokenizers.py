@@ -1,0 +1,94 @@
+"""Tokenizers of a text corpus: `char` (the corpus's characters) and `byte` (256 ids).
+
+Id 0 is padding in every vocabulary (the language-modeling loss masks it), so real tokens
+start at 1: `byte` maps byte b to id b + 1 (257 ids), `char` keeps id 1 for a character the
+corpus never had ('[UNK]', met only in prompts or in separate validation files). A tokenizer
+is plain values (`to_dict`), saved in the run's spec.json and rebuilt by `generate`.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+import numpy as np
+
+from ..names import TEXT_SPECIAL_TOKENS
+
+CHAR, BYTE = "char", "byte"
+TOKENIZERS = (CHAR, BYTE)
+PADDING, UNKNOWN = 0, 1
+
+
+class ByteTokenizer:
+    kind = BYTE
+    reads_bytes = True  # any file is a corpus: no UTF-8 check
+
+    @property
+    def vocab_size(self) -> int:
+        return 257
+
+    def tokens(self) -> list[str]:
+        """The token of each id, for the target's class names (bytes as latin-1 characters)."""
+        return [TEXT_SPECIAL_TOKENS[0]] + [chr(byte) for byte in range(256)]
+
+    def encode_bytes(self, data: bytes) -> np.ndarray:
+        return np.frombuffer(data, dtype=np.uint8).astype(np.int32) + 1
+
+    def encode(self, text: str) -> np.ndarray:
+        return self.encode_bytes(text.encode("utf-8"))
+
+    def decode(self, ids) -> str:
+        return bytes(int(i) - 1 for i in ids if int(i) > 0).decode("utf-8", errors="replace")
+
+    def decoder(self):
+        """Text from ids one at a time, holding back an incomplete UTF-8 character."""
+        incremental = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        return lambda token: incremental.decode(bytes([token - 1]) if token > 0 else b"")
+
+    def to_dict(self) -> dict:
+        return {"kind": BYTE}
+
+
+class CharTokenizer:
+    kind = CHAR
+    reads_bytes = False
+
+    def __init__(self, characters: str):
+        self.characters = characters  # sorted, each once
+        self._ids = {character: index + 2 for index, character in enumerate(characters)}
+
+    @classmethod
+    def learn(cls, character_sets) -> CharTokenizer:
+        found = set()
+        for characters in character_sets:
+            found |= characters
+        return cls("".join(sorted(found)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.characters) + 2
+
+    def tokens(self) -> list[str]:
+        return [*TEXT_SPECIAL_TOKENS, *self.characters]
+
+    def encode(self, text: str) -> np.ndarray:
+        ids = self._ids
+        return np.fromiter((ids.get(character, UNKNOWN) for character in text),
+                           dtype=np.int32, count=len(text))
+
+    def decode(self, ids) -> str:
+        tokens = self.tokens()
+        return "".join(tokens[int(i)] if int(i) > 1 else "" if int(i) == 0 else "\ufffd"
+                       for i in ids)
+
+    def decoder(self):
+        return lambda token: self.decode([token])
+
+    def to_dict(self) -> dict:
+        return {"kind": CHAR, "characters": self.characters}
+
+
+def from_dict(values: dict):
+    if values["kind"] == BYTE:
+        return ByteTokenizer()
+    return CharTokenizer(values["characters"])
