@@ -5,4 +5,4 @@ Each module imports TensorFlow and the library inside its commands, never at the
 `bigmodel --help` and config checks answer at once.
 """
 
-from . import run, explain, export, serve, report, runs, sweep, configs, data  # noqa: F401, I001 - registration order is the help's order
+from . import run, generate, explain, export, serve, report, runs, sweep, configs, data  # noqa: F401, I001 - registration order is the help's order

@@ -74,9 +74,12 @@ class LearnedPositions(keras.layers.Layer):
         self.positions = self.add_weight(shape=(self.sequence_length, self.embed_dim),
                                          initializer=_normal(), name="positions")
 
-    def call(self, inputs, start=0):
+    def call(self, inputs, start=None):
         length = ops.shape(inputs)[1]
-        positions = ops.slice(self.positions, (start, 0), (length, self.embed_dim))
+        if start is None:
+            positions = self.positions[:length]
+        else:  # a gather, not a slice: XLA would compile again for every start value
+            positions = ops.take(self.positions, start + ops.arange(length), axis=0)
         return inputs + ops.cast(positions, inputs.dtype)
 
     def get_config(self):
@@ -147,9 +150,12 @@ class CausalBlock(keras.layers.Layer):
         """One new position at `index` against the cache (batch, capacity, heads, dim);
         returns its output and the updated caches."""
         query, key, value = self._heads(self.attention_norm(inputs))
-        key_cache = ops.slice_update(key_cache, (0, index, 0, 0), key)
-        value_cache = ops.slice_update(value_cache, (0, index, 0, 0), value)
-        visible = ops.arange(ops.shape(key_cache)[1]) <= index  # the cache's filled part
+        # A select, not a dynamic slice update: XLA compiles this once for every index.
+        positions = ops.arange(ops.shape(key_cache)[1])
+        here = ops.reshape(positions == index, (1, -1, 1, 1))
+        key_cache = ops.where(here, key, key_cache)
+        value_cache = ops.where(here, value, value_cache)
+        visible = positions <= index  # the cache's filled part
         mask = ops.reshape(visible, (1, 1, 1, -1))
         attended = ops.dot_product_attention(query, key_cache, value_cache, mask=mask)
         return self._finish(inputs, attended, False), key_cache, value_cache
