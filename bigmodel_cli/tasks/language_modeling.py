@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..data.spec import TargetSpec
+from ..names import TEXT_SPECIAL_TOKENS
 from .base import Task
 from .names import LANGUAGE_MODELING
 
@@ -120,4 +121,5 @@ class Totals:
 
 def one_character_tokens(target: TargetSpec) -> bool:
     """char and byte vocabularies: then bits per token are bits per character (or byte)."""
-    return all(len(token) <= 1 for token in target.class_names)
+    return all(len(token) <= 1 for token in target.class_names
+               if token not in TEXT_SPECIAL_TOKENS)
