@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-pretrained test lint clean
+.PHONY: install demo demo-pretrained demo-lm test lint clean
 
 install: $(STAMP)
 
@@ -33,6 +33,15 @@ demo-pretrained: install
 	$(BIN)/bigmodel train configs/minilm_quickstart.yaml --run-dir runs/minilm_quickstart
 	@$(BIN)/python -c "import json; r = json.load(open('runs/minilm_quickstart/results.json')); \
 	print(f\"minilm_quickstart test accuracy: {r['test']['accuracy']:.4f}\")"
+
+# A character-level GPT on Python's own help text (no download): about a minute of training on
+# 2 CPU cores, then 300 generated characters, streamed.
+demo-lm: install
+	rm -rf runs/gpt_quickstart
+	$(BIN)/python -m bigmodel_cli.data.pydoc_text data/pydoc_topics.txt
+	$(BIN)/bigmodel train configs/gpt_quickstart.yaml --run-dir runs/gpt_quickstart
+	$(BIN)/bigmodel generate runs/gpt_quickstart --prompt "The for statement" --max-tokens 300 \
+	    --seed 1
 
 # Two workers, each test file on one of them (files share trained runs through fixtures): most
 # tests wait on subprocesses starting TensorFlow, so two workers halve the wall time on 2 cores.

@@ -255,3 +255,13 @@ def test_generate_streams_text_and_a_seed_gives_the_same_text(trained):
     # The model learned the grammar: greedy text is made of the corpus's words (the last one
     # may be cut short by --max-tokens).
     assert set(greedy.text.replace(".", " ").split()[:-1]) <= set(WORDS)
+
+
+def test_predict_gives_the_likeliest_next_characters(trained):
+    from bigmodel_cli.predict import inference
+
+    rows = inference.predict(trained[0], ["the cat sat to the", "the dog ran to the bi"], top_k=3)
+    assert [row["input"] for row in rows] == ["the cat sat to the", "the dog ran to the bi"]
+    assert rows[0]["top"][0]["class"] == " "  # a word ends, the next follows
+    assert rows[1]["top"][0]["class"] == "g"  # "big" is the only word starting "bi"
+    assert all(0 < guess["probability"] <= 1 for row in rows for guess in row["top"])

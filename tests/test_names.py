@@ -32,9 +32,9 @@ def test_the_starter_knows_every_family_and_every_file_source():
 def test_init_help_lists_every_family_and_every_source():
     init = typer.main.get_command(cli.app).commands["init"]
     helps = {param.name: param.help for param in init.params}
-    assert helps["family"].startswith("mlp, cnn, rnn, transformer or pretrained (")
+    assert helps["family"].startswith("mlp, cnn, rnn, transformer, pretrained or gpt (")
     assert helps["source"].startswith(
-        "synthetic, sklearn, keras, tfds, image_folder, text_folder, csv or npz (")
+        "synthetic, sklearn, keras, tfds, image_folder, text_folder, csv, npz or text_corpus (")
 
 
 def test_text_special_tokens_are_the_ones_text_vectorization_puts_first():

@@ -209,7 +209,7 @@ class TextCorpusData(FileData):
     batch_size: PositiveInt = Field(32, description="global batch of windows")
     validation_split: Fraction = Field(0.1, description="the corpus's last share of tokens, "
                                                         "unless validation_path is given")
-    test_split: Fraction = Field(0.0, description="a share before validation's, for test")
+    test_split: Fraction = Field(0.0, description="the corpus's very last share, for test")
     validation_path: str | None = Field(None, description="validation text files instead")
     test_path: str | None = Field(None, description="test text files instead")
     eval_batches: PositiveInt | None = Field(

@@ -19,10 +19,12 @@ from .yamlio import align_comments, flow
 DEFAULT_FAMILY = "cnn"
 DEFAULT_DATASETS = {"sklearn": "digits", "keras": "mnist", "tfds": "mnist"}
 SYNTHETIC_KINDS = {"mlp": VECTOR, "cnn": IMAGE, "rnn": TOKENS, "transformer": TEXT,
-                   "pretrained": TEXT}  # per family
+                   "pretrained": TEXT,
+                   "gpt": TOKENS}  # per family (gpt: refused, it reads a text corpus only)
 # The input kind of each file source (an npz archive may hold any), and the placeholders the
 # user replaces: (key, value, what to fill in).
-FILE_KINDS = {"image_folder": IMAGE, "text_folder": TEXT, "csv": TABLE, "npz": None}
+FILE_KINDS = {"image_folder": IMAGE, "text_folder": TEXT, "csv": TABLE, "npz": None,
+              "text_corpus": TOKENS}
 PLACEHOLDERS = {
     "image_folder": [("path", "path/to/images", "fill in: a folder with one sub-folder of "
                                                 "images per class")],
@@ -31,7 +33,11 @@ PLACEHOLDERS = {
     "csv": [("path", "path/to/data.csv", "fill in: a CSV file, a folder of them or a glob"),
             ("label_column", "label", "fill in: the column to predict")],
     "npz": [("path", "path/to/data.npz", "fill in: an .npz archive with arrays x and y")],
+    "text_corpus": [("path", "path/to/corpus.txt", "fill in: a text file, a folder of them "
+                                                   "or a glob")],
 }
+# The language-model pair: each reads only the other (models/gpt.py, data/text_corpus.py).
+LANGUAGE_MODEL = ("gpt", "text_corpus")
 # Families that cannot read an input kind, and what to use instead.
 UNSUPPORTED = {("cnn", VECTOR): "mlp", ("cnn", TABLE): "mlp",
                **{("pretrained", kind): "mlp" for kind in (VECTOR, TABLE)},
@@ -58,7 +64,8 @@ def starter_config(family: str | None = None, dataset: str | None = None,
         raise UsageError("--family: " + unknown_name("model family", family, MODEL_FAMILIES))
     if family == "pretrained" and not (source or dataset):
         source = "text_folder"  # a pretrained model reads text: your own folder of it
-    source = source or infer_source(dataset)
+    source = source or (LANGUAGE_MODEL[1] if family == LANGUAGE_MODEL[0] and not dataset
+                        else infer_source(dataset))
     if source not in DATA_SOURCES:
         raise UsageError("--source: " + unknown_name("data source", source, DATA_SOURCES))
     if source in ("synthetic", *FILE_KINDS) and dataset:
@@ -104,6 +111,8 @@ def infer_source(dataset: str | None) -> str:
 
 
 def _default_family(source: str, dataset: str | None) -> str:
+    if source == LANGUAGE_MODEL[1]:
+        return LANGUAGE_MODEL[0]
     kind = _input_kind(source, dataset, DEFAULT_FAMILY)
     if kind is None and source in FILE_KINDS:
         return "mlp"  # an npz archive may hold any kind of input; an mlp reads them all
@@ -113,6 +122,10 @@ def _default_family(source: str, dataset: str | None) -> str:
 def _check_dataset(source: str, dataset: str | None, family: str) -> str | None:
     """The input kind when it is known without the data; refuses a family that can't read it."""
     kind = _input_kind(source, dataset, family)
+    if (family == LANGUAGE_MODEL[0]) != (source == LANGUAGE_MODEL[1]):
+        raise UsageError(f"--family {family} with --source {source}: a language model is "
+                         f"--family {LANGUAGE_MODEL[0]} --source {LANGUAGE_MODEL[1]}, and "
+                         "each reads only the other")
     if (family, kind) in UNSUPPORTED:
         what = f"'{dataset}'" if dataset else f"{source} data"
         raise UsageError(f"--family {family} cannot read the {kind} inputs of {what}; "
@@ -152,7 +165,9 @@ def _data_rows(source: str, dataset: str | None, kind: str | None) -> list:
         values["name"] = dataset
     if source == "image_folder":
         values["image_size"] = UNSET
-    if kind in ("tokens", "text") or source in ("tfds", "csv", "npz"):
+    if source == LANGUAGE_MODEL[1]:
+        values |= {"tokenizer": UNSET, "context_length": UNSET}
+    elif kind in ("tokens", "text") or source in ("tfds", "csv", "npz"):
         values |= {"vocab_size": 10_000, "sequence_length": 256}
     values |= {"batch_size": UNSET, "validation_split": UNSET, "test_split": UNSET}
     if source == "tfds":
@@ -163,7 +178,7 @@ def _data_rows(source: str, dataset: str | None, kind: str | None) -> list:
 def _model_rows(family: str) -> list:
     model_class = schema.MODEL_CLASSES[family]
     own = [key for key in model_class.model_fields if key not in schema.ModelBase.model_fields]
-    shared = list(schema.ModelBase.model_fields)
+    shared = [key for key in schema.ModelBase.model_fields if key in model_class.model_fields]
     values = dict.fromkeys(own + shared, UNSET) | {"family": family}
     comments = {}
     if family == "pretrained":  # the one required model key

@@ -120,6 +120,13 @@ def predict(run_dir: Path, arguments: list[str], top_k: int = 3,
     run, config, spec, target = load_run(run_dir)
     task = tasks.resolve(target, config.model.task)
     import_tensorflow(verbose)  # images are decoded with TensorFlow: load it quietly first
+    if spec.tokenizer:  # a language model: each input is a text, the row its next tokens
+        from .generate import last_positions
+
+        labels, batch, last = last_positions(arguments, spec)
+        outputs = np.asarray(load_model(run, verbose, unsafe).predict(batch, verbose=0))
+        return [task.format_row(label, output[position], target, top_k)
+                for label, output, position in zip(labels, outputs, last, strict=True)]
     from .inputs import read_inputs
 
     labels, batch = read_inputs(arguments, spec)

@@ -67,9 +67,13 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
                 vectorize.output, saved.outputs, name=f"{saved.name}_on_ids")
         speed = performance.compile_options(config, model, strategy, steps_per_epoch,
                                             step_in_epoch)
+        optimizer = optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch,
+                                          training.gradient_accumulation_steps, training.ema)
+        if config.model.family == "gpt":  # GPT-2's and nanoGPT's rule: only matrices decay
+            optimizer.exclude_from_weight_decay(
+                var_list=[weight for weight in model.trainable_weights if len(weight.shape) < 2])
         model.compile(
-            optimizer=optim.build_optimizer(config.optimizer, training.epochs * steps_per_epoch,
-                                            training.gradient_accumulation_steps, training.ema),
+            optimizer=optimizer,
             # Speed only: XLA and steps per execution, `auto` chosen for the device type.
             **keras_compat.limit_steps_per_execution(speed, training.steps_per_execution,
                                                      strategy),

@@ -1,0 +1,80 @@
+"""bigmodel's character GPT against a plain Keras script of the same model, on pydoc text.
+
+    python benchmarks/lm.py                    # 6 x 100 steps each side
+    python benchmarks/lm.py --epochs 20        # 2,000 steps: the recipe's length
+
+Both sides: nanoGPT's CPU shape (4 layers, 4 heads, width 128, context 64), batch 12, AdamW
+(weight decay 0.1, beta2 0.99, clipnorm 1), 100 warmup steps then cosine to 1e-4, on
+Python's pydoc topics (the last 10% held out). The plain side is benchmarks/plain/gpt_pydoc.py
+(keras-hub TransformerDecoder blocks, numpy windows into model.fit); bigmodel's is
+configs/gpt_shakespeare_char.yaml pointed at the same text. Both are timed by
+benchmarks/probe.py: training tokens/s over the epochs after the first (which traces).
+Validation loss: nats per character on the first 800 held-out windows of 64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from bigmodel_cli.data import pydoc_text  # noqa: E402
+
+
+def timed(record_path: Path, tokens_per_epoch: int) -> float:
+    record = json.loads(record_path.read_text())
+    seconds = [end - start for start, end, *_ in record["epochs"][1:]]
+    return tokens_per_epoch / statistics.median(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--steps-per-epoch", type=int, default=100)
+    args = parser.parse_args()
+    corpus = pydoc_text.write(HERE / ".data" / "pydoc_topics.txt")
+    tokens_per_epoch = args.steps_per_epoch * 12 * 64
+    work = Path(tempfile.mkdtemp(prefix="bigmodel-lm-"))
+    python = sys.executable
+    plain_out = work / "plain.json"
+    subprocess.run([python, HERE / "probe.py", work / "plain-probe.json", "plain",
+                    HERE / "plain" / "gpt_pydoc.py", corpus, plain_out,
+                    "--steps-per-epoch", str(args.steps_per_epoch), "--epochs", str(args.epochs)],
+                   check=True, cwd=REPO)
+    run_dir = work / "run"
+    subprocess.run([python, HERE / "probe.py", work / "bigmodel-probe.json", "bigmodel",
+                    "train", REPO / "configs" / "gpt_shakespeare_char.yaml", "--run-dir", run_dir,
+                    "--set", f"data.path={corpus}", "--set", "data.eval_batches=67",
+                    "--set", f"data.cache_dir={work / 'tokens'}",
+                    "--set", f"training.epochs={args.epochs}",
+                    "--set", f"training.steps_per_epoch={args.steps_per_epoch}"],
+                   check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    results = json.loads((run_dir / "results.json").read_text())
+    last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    plain = json.loads(plain_out.read_text())
+    rows = {"plain Keras": (timed(work / "plain-probe.json", tokens_per_epoch),
+                            plain["val_loss"], plain["parameters"]),
+            "bigmodel": (timed(work / "bigmodel-probe.json", tokens_per_epoch),
+                         last["val_loss"], results["parameters"])}
+    steps = args.epochs * args.steps_per_epoch
+    print(f"character GPT, 4x128, context 64, batch 12, {steps} steps on pydoc topics")
+    print(f"{'side':<12} {'tokens/s':>9} {'val loss':>9} {'parameters':>11}")
+    for side, (rate, loss, parameters) in rows.items():
+        print(f"{side:<12} {rate:>9,.0f} {loss:>9.3f} {parameters:>11,}")
+    ratio = rows["bigmodel"][0] / rows["plain Keras"][0]
+    mfu = results["throughput"]["mfu"]
+    print(f"bigmodel / plain: {ratio:.2f}x tokens/s; bigmodel MFU "
+          f"{mfu * 100:.1f}% of {results['throughput']['peak_flops_per_second'] / 1e9:.0f} "
+          f"GFLOP/s; training {results['train_seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
