@@ -51,7 +51,7 @@ def test_tokenizers_round_trip_text(text):
 
 def test_invalid_utf8_is_one_line_naming_the_file_and_byte_offset(tmp_path):
     path = tmp_path / "broken.txt"
-    path.write_bytes("good text ".encode() * 100 + b"\xff\xfe" + b" more")
+    path.write_bytes(b"good text " * 100 + b"\xff\xfe" + b" more")
     with pytest.raises(DataError) as caught:
         text_corpus.load(data_config(tmp_path, path), 0)
     message = str(caught.value)

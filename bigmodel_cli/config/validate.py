@@ -75,7 +75,9 @@ def describe(report: dict) -> list[str]:
         f"parameters  {report['parameters']:,} ({report['trainable_parameters']:,} trainable"
         f"{_frozen(report)})",
         f"FLOPs       {_count(report['forward_flops'])} per example forward, "
-        f"{_count(report['training_flops'])} forward+backward",
+        f"{_count(report['training_flops'])} forward+backward"
+        + (f" ({_count(report['training_flops_per_token'])} per token)"
+           if report.get("training_flops_per_token") else ""),
         f"memory      ~{_size(memory['total'])} per replica: parameters "
         f"{_size(memory['parameters'])}, gradients {_size(memory['gradients'])}, optimizer "
         f"{_size(memory['optimizer'])}, activations {_size(memory['activations'])} "

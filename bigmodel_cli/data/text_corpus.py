@@ -18,8 +18,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from .. import atomic
 from ..errors import ConfigError, DataError
 from ..tasks.names import LANGUAGE_MODELING

@@ -100,6 +100,9 @@ def dry_run(config: Config, verbose: bool = False, strategies: dict | None = Non
         "trainable_parameters": sum(math.prod(w.shape) for w in model.trainable_weights),
         "forward_flops": cost.forward_flops,
         "training_flops": cost.training_flops,
+        # language models: per token, 6 x parameters + 12 x layers x context x width
+        "training_flops_per_token": cost.training_flops // input_spec.shape[0]
+        if input_spec.tokenizer else None,
         "memory": memory_estimate(model, cost.activations * activation_bytes,
                                   placement["per_replica_batch"]),
         "loss": float(logs["loss"]),
@@ -236,6 +239,8 @@ def synthetic_batch(spec: InputSpec, task, target: TargetSpec, batch_size: int, 
         x = rng.uniform(0, 255, shape).astype(np.float32)
     else:
         x = rng.normal(size=shape).astype(np.float32)
+    if spec.tokenizer:  # a language model: a next-token label at every position
+        return x, task.synthetic_labels(rng, target, batch_size, spec.shape[0])
     return x, task.synthetic_labels(rng, target, batch_size)
 
 
