@@ -260,8 +260,9 @@ def test_generate_streams_text_and_a_seed_gives_the_same_text(trained):
 def test_predict_gives_the_likeliest_next_characters(trained):
     from bigmodel_cli.predict import inference
 
-    rows = inference.predict(trained[0], ["the cat sat to the", "the dog ran to the bi"], top_k=3)
-    assert [row["input"] for row in rows] == ["the cat sat to the", "the dog ran to the bi"]
-    assert rows[0]["top"][0]["class"] == " "  # a word ends, the next follows
-    assert rows[1]["top"][0]["class"] == "g"  # "big" is the only word starting "bi"
+    prompts = ["on dog to the house", "sat mat to the bi"]  # subject verb to the place.
+    rows = inference.predict(trained[0], prompts, top_k=3)
+    assert [row["input"] for row in rows] == prompts
+    assert rows[0]["top"][0]["class"] == "."  # the sentence is complete
+    assert rows[1]["top"][0]["class"] == "g"  # "big" is the only place starting "bi"
     assert all(0 < guess["probability"] <= 1 for row in rows for guess in row["top"])
