@@ -212,6 +212,7 @@ def test_a_char_model_learns_the_corpus(trained):
     assert results["throughput"]["tokens_per_second"] > 0
 
 
+@pytest.mark.slow  # two more training processes: ~35 s on a quiet machine, ~80 s under load
 def test_kill_9_resumes_to_bit_identical_weights(lm_config, trained, tmp_path):
     run_dir = tmp_path / "run"
     process = start_training(lm_config, run_dir)
