@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -39,24 +40,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for both sides' outputs; a side already there is reused")
     args = parser.parse_args()
     corpus = pydoc_text.write(HERE / ".data" / "pydoc_topics.txt")
     tokens_per_epoch = args.steps_per_epoch * 12 * 64
-    work = Path(tempfile.mkdtemp(prefix="bigmodel-lm-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="bigmodel-lm-"))
+    work.mkdir(parents=True, exist_ok=True)
     python = sys.executable
+    # This checkout's bigmodel_cli, not an installed one.
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     plain_out = work / "plain.json"
-    subprocess.run([python, HERE / "probe.py", work / "plain-probe.json", "plain",
-                    HERE / "plain" / "gpt_pydoc.py", corpus, plain_out,
-                    "--steps-per-epoch", str(args.steps_per_epoch), "--epochs", str(args.epochs)],
-                   check=True, cwd=REPO)
+    if not plain_out.exists():
+        subprocess.run([python, HERE / "probe.py", work / "plain-probe.json", "plain",
+                        HERE / "plain" / "gpt_pydoc.py", corpus, plain_out,
+                        "--steps-per-epoch", str(args.steps_per_epoch),
+                        "--epochs", str(args.epochs)],
+                       check=True, cwd=REPO, env=environment)
     run_dir = work / "run"
-    subprocess.run([python, HERE / "probe.py", work / "bigmodel-probe.json", "bigmodel",
-                    "train", REPO / "configs" / "gpt_shakespeare_char.yaml", "--run-dir", run_dir,
-                    "--set", f"data.path={corpus}", "--set", "data.eval_batches=67",
-                    "--set", f"data.cache_dir={work / 'tokens'}",
-                    "--set", f"training.epochs={args.epochs}",
-                    "--set", f"training.steps_per_epoch={args.steps_per_epoch}"],
-                   check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    if not (run_dir / "results.json").exists():
+        subprocess.run([python, HERE / "probe.py", work / "bigmodel-probe.json", "bigmodel",
+                        "train", REPO / "configs" / "gpt_shakespeare_char.yaml",
+                        "--run-dir", run_dir, "--set", f"data.path={corpus}",
+                        "--set", "data.eval_batches=67",  # 804 windows; the plain side 800
+                        "--set", f"data.cache_dir={work / 'tokens'}",
+                        "--set", f"training.epochs={args.epochs}",
+                        "--set", f"training.steps_per_epoch={args.steps_per_epoch}"],
+                       check=True, cwd=REPO, stdout=subprocess.DEVNULL, env=environment)
     results = json.loads((run_dir / "results.json").read_text())
     last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     plain = json.loads(plain_out.read_text())
