@@ -14,6 +14,7 @@ COMMANDS = {  # command: the usage line its help starts with
     "train": "Usage: bigmodel train [OPTIONS] CONFIG",
     "evaluate": "Usage: bigmodel evaluate [OPTIONS] RUN_DIR",
     "predict": "Usage: bigmodel predict [OPTIONS] RUN_DIR INPUT...",
+    "generate": "Usage: bigmodel generate [OPTIONS] RUN_DIR",
     "explain": "Usage: bigmodel explain [OPTIONS] RUN_DIR INPUT...",
     "export": "Usage: bigmodel export [OPTIONS] RUN_DIR",
     "serve": "Usage: bigmodel serve [OPTIONS] RUN_OR_EXPORT",

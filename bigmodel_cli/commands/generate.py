@@ -18,9 +18,9 @@ class GenerateFormat(StrEnum):
     jsonl = "jsonl"
 
 
-@app.command(epilog="""bigmodel generate runs/gpt_quickstart --prompt "The for statement"
-                         bigmodel generate runs/gpt_shakespeare_char --prompt ROMEO: --seed 1
-                         echo "def f" | bigmodel generate RUN --num-samples 3 --format jsonl""")
+@app.command(epilog="""bigmodel generate runs/gpt_quickstart --prompt "The for statement" --seed 1
+                         bigmodel generate runs/gpt_quickstart --prompt-file p.txt --num-samples 3 \
+                             --format jsonl""")
 def generate(run_dir: RunPath,
              prompt: Annotated[str | None, typer.Option(
                  help="The text to continue (default: stdin, when it is not a terminal).",
@@ -47,10 +47,10 @@ def generate(run_dir: RunPath,
                  help="text streams to the terminal; jsonl prints one JSON line per sample."
              )] = GenerateFormat.text,
              unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
-    """Continue a prompt with a language model trained by 'bigmodel train'.
+    """Continue a prompt with a trained language model.
 
-    The text streams as it is made; the speed (tokens/s) goes to stderr. Sample i uses
-    seed S + i.
+    The run is one of model.family gpt. The text streams as it is made; the speed (tokens/s)
+    goes to stderr. Sample i uses seed S + i.
     """
     import json
     import secrets
