@@ -52,6 +52,10 @@ class LanguageModeling(Task):
                          length: int = 1):
         return rng.integers(1, max(self.units(target), 2), (count, length)).astype(np.int32)
 
+    def label_text(self, label, target: TargetSpec) -> str:
+        """A window's next-token labels as the text they spell (data inspect)."""
+        return "".join(target.class_names[int(token)] for token in np.ravel(label))
+
     # --- evaluate --------------------------------------------------------------------------
 
     def score_batches(self, target: TargetSpec, batches) -> dict:
