@@ -55,7 +55,7 @@ def test_validate_names_the_file_of_a_bad_set():
     {"family": "mlp"}, {"family": "cnn"}, {"family": "rnn"}, {"family": "transformer"},
     {"family": "rnn", "dataset": "imdb"}, {"family": "cnn", "dataset": "cifar10"},
     {"family": "transformer", "source": "synthetic"}, {"family": "mlp", "dataset": "iris"},
-    {"family": "cnn", "dataset": "imdb_reviews", "source": "tfds"},
+    {"family": "cnn", "dataset": "imdb_reviews", "source": "tfds"}, {"family": "gpt"},
 ], ids=lambda arguments: "-".join(arguments.values()))
 def test_init_writes_a_config_that_validates(tmp_path, arguments):
     text = starter_config(**arguments)
