@@ -116,6 +116,7 @@ class PretrainedConfig(ModelBase):
         if self.lora_rank is not None and self.trainable != "lora":
             raise ValueError(f"lora_rank is used only with trainable: lora, not "
                              f"{self.trainable}; remove it or set trainable: lora")
+        return self
 
 
 # Named decoder sizes (layers, heads, width); small is nanoGPT's CPU Shakespeare shape, base
