@@ -35,7 +35,8 @@ class ExplainFormat(StrEnum):
 
 
 @app.command(epilog="""bigmodel explain runs/quickstart digit.png other.png
-                         bigmodel explain runs/rnn_imdb "a wonderful film" --target pos""")
+                         bigmodel explain runs/rnn_imdb "a wonderful film" --target pos
+                         bigmodel explain runs/gpt_quickstart "The for stat" --target e""")
 def explain(run_dir: RunPath,
             inputs: Annotated[list[str], typer.Argument(
                 metavar="INPUT", help="What 'bigmodel predict' takes: a file, a folder, or (for "
@@ -52,7 +53,8 @@ def explain(run_dir: RunPath,
             ] = Baseline.auto,
             target: Annotated[str, typer.Option(
                 metavar="predicted|CLASS", help="The output explained: the predicted class or "
-                "a class name.")] = "predicted",
+                "a class name; for a language model, the next token: predicted or a token "
+                "(a character).")] = "predicted",
             output: Annotated[Path | None, typer.Option(
                 metavar="DIR", help="Where to write the files (default RUN/explanations).",
                 show_default=False)] = None,

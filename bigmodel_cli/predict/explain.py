@@ -38,6 +38,7 @@ class Explanation:
     image: np.ndarray | None = None
     heat_map: np.ndarray | None = None
     parts: list[tuple[str, str, float]] = field(default_factory=list)
+    separator: str = " "  # between parts when shown: "" for a language model's characters
 
     def summary(self) -> dict:
         """What explanations.json holds for this input (the heat map is added by the writer)."""
@@ -66,9 +67,6 @@ def check_options(method: str, steps: int, baseline: str, spec: InputSpec) -> st
 
 def target_index(target: str, target_spec: TargetSpec, task_name: str) -> int | None:
     """The class explained: None for the predicted one, else the index of a class name."""
-    if task_name == LANGUAGE_MODELING:
-        raise UsageError("explain does not take language models; it explains classifiers and "
-                         "regressions")
     if target == PREDICTED:
         return None
     if task_name == REGRESSION:
@@ -93,6 +91,13 @@ def explain_run(run_dir: Path, arguments: list[str], method: str = "integrated_g
     run, config, spec, target_spec = load_run(run_dir)
     task = tasks.resolve(target_spec, config.model.task)
     baseline = check_options(method, steps, baseline, spec)
+    if task.name == LANGUAGE_MODELING:  # prompts: the next token's probability (explain_lm.py)
+        from .explain_lm import explain_prompts, target_id
+
+        token = target_id(target, spec)
+        import_tensorflow(verbose)
+        return explain_prompts(load_model(run, verbose, unsafe), spec, target_spec, arguments,
+                               method, steps, baseline, token)
     index = target_index(target, target_spec, task.name)
     import_tensorflow(verbose)  # images are decoded with TensorFlow: load it quietly first
     labels, batch = read_inputs(arguments, spec)

@@ -112,8 +112,8 @@ def token_text(explanation: Explanation):
     for word, _, score in explanation.parts:
         strength = min(1.0, abs(score) / largest)
         red, green, blue = _colour(score, strength)
-        text.append(word, style=f"on rgb({red},{green},{blue})")
-        text.append(" ")
+        text.append(_visible(word, explanation), style=f"on rgb({red},{green},{blue})")
+        text.append(explanation.separator)
     return text
 
 
@@ -210,10 +210,10 @@ def _html(explanations: list[Explanation]) -> str:
             red, green, blue = _colour(score, min(1.0, abs(score) / largest))
             spans.append(f'<span style="background: rgb({red},{green},{blue})" '
                          f'title="{score:.4g} (id {html.escape(token)})">'
-                         f"{html.escape(word)}</span>")
+                         f"{html.escape(_visible(word, explanation))}</span>")
         sections.append(f"<h2>{html.escape(explanation.input)}</h2>\n"
                         f"<p class=\"about\">{html.escape(describe(explanation))}</p>\n"
-                        f"<p class=\"tokens\">{' '.join(spans)}</p>")
+                        f"<p class=\"tokens\">{explanation.separator.join(spans)}</p>")
     return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>bigmodel explain"
             "</title>\n<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
             ".tokens{line-height:2;font-size:1.1em}.tokens span{padding:2px 3px;border-radius:3px}"
@@ -227,6 +227,13 @@ def _json(explanation: Explanation) -> dict:
     if explanation.heat_map is not None:
         found["heat_map"] = np.round(explanation.heat_map.astype(np.float64), 8).tolist()
     return found
+
+
+def _visible(word: str, explanation: Explanation) -> str:
+    """A language model's characters as seen: a new line or tab as a sign, not white space."""
+    if explanation.separator:
+        return word
+    return word.replace("\n", "\u21b5").replace("\t", "\u2192")
 
 
 def _largest(explanation: Explanation) -> float:
