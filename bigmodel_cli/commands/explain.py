@@ -35,8 +35,7 @@ class ExplainFormat(StrEnum):
 
 
 @app.command(epilog="""bigmodel explain runs/quickstart digit.png other.png
-                         bigmodel explain runs/rnn_imdb "a wonderful film" --target pos
-                         bigmodel explain runs/gpt_quickstart "The for stat" --target e""")
+                         bigmodel explain runs/rnn_imdb "a wonderful film" --target pos""")
 def explain(run_dir: RunPath,
             inputs: Annotated[list[str], typer.Argument(
                 metavar="INPUT", help="What 'bigmodel predict' takes: a file, a folder, or (for "
