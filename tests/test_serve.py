@@ -255,3 +255,45 @@ def test_a_real_server_process_answers_and_stops_on_sigterm(mlp_run, served):
     assert process.returncode == 0, stderr
     assert f"on http://127.0.0.1:{port}/v1/models/iris:predict" in stderr
     assert "stopped on SIGTERM, after the requests in flight" in stderr
+
+
+def test_healthz_answers_while_a_batch_is_still_in_the_model(served):
+    """The model call runs in a worker thread: the event loop keeps answering meanwhile."""
+    import dataclasses
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(batch):
+        started.set()
+        release.wait(30)  # held until /healthz has answered (or the test gives up)
+        return served.call(batch)
+
+    slow_model = dataclasses.replace(served, call=slow, lock=threading.Lock())
+    with client_for(slow_model) as test_client, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(test_client.post, "/v1/models/smoke_mlp:predict",
+                              json={"instances": IRIS[:1]})
+        assert started.wait(30), "the model was never called"
+        health = test_client.get("/healthz")
+        still_running = not pending.done()
+        release.set()
+        answer = pending.result(timeout=30)
+    assert health.json() == {"status": "ok"}
+    assert still_running  # /healthz answered while the batch was held in the model
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 1
+
+
+def test_a_batch_that_cannot_be_joined_fails_its_requests_and_not_the_batcher():
+    async def scenario():
+        batcher = Batcher(lambda batch: batch, max_batch=8, timeout=0.05)
+        batcher.start()
+        uneven = await asyncio.wait_for(asyncio.gather(
+            batcher.predict(np.zeros((1, 2)), 1), batcher.predict(np.zeros((1, 3)), 1),
+            return_exceptions=True), 10)  # without the fix these never answered
+        after = await asyncio.wait_for(batcher.predict(np.ones((1, 2)), 1), 10)
+        await batcher.stop()
+        return uneven, after
+
+    uneven, after = asyncio.run(scenario())
+    assert all(isinstance(result, ValueError) for result in uneven), uneven
+    np.testing.assert_array_equal(after, np.ones((1, 2)))

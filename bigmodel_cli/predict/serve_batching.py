@@ -85,9 +85,9 @@ class Batcher:
         return await self.queue.get()
 
     async def _run(self, group: list[_Pending], total: int, loop) -> None:
-        batch = _concatenate([item.batch for item in group])
         self.observe(total)
-        try:
+        try:  # concatenating too: an error must reach the waiting requests, not the worker
+            batch = _concatenate([item.batch for item in group])
             outputs = await loop.run_in_executor(self.executor, self.run, batch)
         except Exception as error:  # noqa: BLE001 - every waiting request gets the error
             for item in group:
