@@ -203,8 +203,11 @@ class TextCorpusData(FileData):
 
     source: Literal["text_corpus"]
     path: str = Field(description="a text file, a folder of them or a glob")
-    tokenizer: Literal["char", "byte"] = Field(
-        "char", description="char: the corpus's characters; byte: 256 byte values, any file")
+    tokenizer: Literal["char", "byte", "wordpiece"] = Field(
+        "char", description="char: the corpus's characters; byte: 256 byte values, any file; "
+                            "wordpiece: subwords learned from the training split")
+    vocab_size: int | None = Field(
+        None, description="wordpiece: most pieces to learn (null: 2000); not for char/byte")
     context_length: PositiveInt = Field(256, description="tokens the model sees at once")
     batch_size: PositiveInt = Field(32, description="global batch of windows")
     validation_split: Fraction = Field(0.1, description="the corpus's last share of tokens, "
@@ -216,6 +219,16 @@ class TextCorpusData(FileData):
         None, description="batches of each validation/test pass; null: the whole split")
     cache_dir: str | None = Field(
         None, description="where token files go; null: $XDG_CACHE_HOME/bigmodel/tokens")
+
+    @model_validator(mode="after")
+    def _check_vocab_size(self):
+        if self.vocab_size is not None and self.tokenizer != "wordpiece":
+            raise ValueError(f"data.vocab_size is for data.tokenizer: wordpiece, not "
+                             f"{self.tokenizer} (its vocabulary is fixed); remove it")
+        if self.vocab_size is not None and not 64 <= self.vocab_size <= 2**20:
+            raise ValueError(f"data.vocab_size {self.vocab_size} is out of range; use 64 to "
+                             "1048576 (e.g. 2000 for a small corpus, 8000-32000 for a large one)")
+        return self
 
 
 # {source: section class}, in names.DATA_SOURCES' order (tests/test_names.py checks it).

@@ -7,7 +7,8 @@ last fractions of that stream (nanoGPT keeps the last 10% for validation), or th
 hash of the files (path, size, modification time) and the tokenizer, so a second run, an
 evaluation or a resumed run reads them back without tokenizing again. Files are read in
 chunks, so a corpus larger than memory is fine; a byte that is not UTF-8 stops the load with
-the file and its offset (tokenizer: byte reads any bytes).
+the file and its offset (tokenizer: byte reads any bytes). A wordpiece vocabulary is learned
+from the training split's characters only, and the training split is then exactly their tokens.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .bundle import DataBundle
 from .spec import TOKENS, InputSpec, TargetSpec
 from .stores import files_key, human_bytes
 from .token_windows import TokenWindows
+from .wordpiece import DEFAULT_VOCAB_SIZE, WORDPIECE, WordPieceTokenizer
 
 CHUNK_BYTES = 1 << 24  # 16 MB read, checked and tokenized at a time
 FORMAT = 1  # of the cache folder; a new layout changes it
@@ -95,8 +97,10 @@ def tokenized(groups: dict[str, list[Path]], data_config, console):
     """(tokenizer, {group: token file}, {group: token count, "dtype": ...}), from the cache
     or made now."""
     every_file = [path.resolve() for files in groups.values() for path in files]
+    learned = (data_config.vocab_size or DEFAULT_VOCAB_SIZE, data_config.validation_split,
+               data_config.test_split) if data_config.tokenizer == WORDPIECE else ()
     key = files_key(every_file, FORMAT, data_config.tokenizer, sorted(groups),
-                    *(len(files) for files in groups.values()))
+                    *(len(files) for files in groups.values()), *learned)
     folder = Path(data_config.cache_dir or default_cache_dir()).expanduser() / key
     description = folder / "tokens.json"
     try:
@@ -104,16 +108,23 @@ def tokenized(groups: dict[str, list[Path]], data_config, console):
     except (OSError, ValueError):
         known = None
     if known is None or not all((folder / f"{group}.bin").exists() for group in groups):
-        known = _tokenize(groups, data_config.tokenizer, folder, console)
+        known = _tokenize(groups, data_config, folder, console)
         atomic.write_text(description, json.dumps(known, indent=2) + "\n")
     tokenizer = tokenizers.from_dict(known["tokenizer"])
     token_files = {group: folder / f"{group}.bin" for group in groups}
     return tokenizer, token_files, {**known["counts"], "dtype": known["dtype"]}
 
 
-def _tokenize(groups, kind: str, folder: Path, console) -> dict:
+def _tokenize(groups, data_config, folder: Path, console) -> dict:
+    kind, boundary = data_config.tokenizer, None
     if kind == tokenizers.BYTE:
         tokenizer = tokenizers.ByteTokenizer()
+    elif kind == WORDPIECE:  # learned from the training split's text only
+        boundary = _training_characters(groups, data_config)
+        corpus = groups["corpus"]
+        tokenizer = WordPieceTokenizer.learn(
+            lambda: (text for text, train in _word_chunks(_texts(corpus), boundary) if train),
+            data_config.vocab_size or DEFAULT_VOCAB_SIZE)
     else:  # the characters of every file: a first pass that also finds invalid UTF-8
         tokenizer = tokenizers.CharTokenizer.learn(
             set(text) for files in groups.values() for text in _texts(files))
@@ -125,16 +136,54 @@ def _tokenize(groups, kind: str, folder: Path, console) -> dict:
     for group, files in groups.items():
         with atomic.atomic_path(folder / f"{group}.bin") as temporary, \
                 open(temporary, "wb") as out:
-            count = 0
-            pieces = _chunks(files) if tokenizer.reads_bytes else _texts(files)
-            for piece in pieces:
+            count = train = 0
+            if tokenizer.reads_bytes:
+                pieces = ((chunk, True) for chunk in _chunks(files))
+            elif kind == WORDPIECE:  # whole words per chunk, and the training split apart
+                pieces = _word_chunks(_texts(files), boundary if group == "corpus" else None)
+            else:
+                pieces = ((text, True) for text in _texts(files))
+            for piece, in_training in pieces:
                 ids = tokenizer.encode_bytes(piece) if tokenizer.reads_bytes \
                     else tokenizer.encode(piece)
                 ids.astype(dtype).tofile(out)
                 count += len(ids)
+                train += len(ids) if in_training else 0
         counts[group] = count
+        if boundary is not None and group == "corpus":
+            counts["train"] = train  # cut() ends the training split there
     return {"tokenizer": tokenizer.to_dict(), "dtype": dtype, "counts": counts,
             "files": {group: [str(path) for path in files] for group, files in groups.items()}}
+
+
+def _training_characters(groups, data_config) -> int:
+    """The corpus's characters in the training split, cut the way cut() cuts tokens."""
+    total = sum(len(text) for text in _texts(groups["corpus"]))  # also checks the UTF-8
+    held = sum(int(total * fraction) for name, fraction in (
+        ("validation", data_config.validation_split), ("test", data_config.test_split))
+        if name not in groups)
+    return total - held
+
+
+def _word_chunks(texts, boundary: int | None):
+    """(text, in the training split) pieces of a text stream, each ending at whitespace (a
+    word cut by a read chunk would become two) and cut at character `boundary`."""
+    seen, held, held_training = 0, "", True
+    for text in texts:
+        parts = [text[:boundary - seen], text[boundary - seen:]] \
+            if boundary is not None and seen < boundary < seen + len(text) else [text]
+        for part in parts:
+            in_training = boundary is None or seen < boundary
+            if held and in_training != held_training:
+                yield held, held_training
+                held = ""
+            held_training, seen, held = in_training, seen + len(part), held + part
+            end = max(held.rfind(" "), held.rfind("\n")) + 1
+            if end:
+                yield held[:end], in_training
+                held = held[end:]
+    if held:
+        yield held, held_training
 
 
 def _chunks(files):
@@ -187,6 +236,13 @@ def cut(counts: dict, data_config, token_files: dict) -> dict:
                            ("validation", data_config.validation_split)):
         held[name] = 0 if name in token_files else int(total * fraction)
     train_end = total - held["validation"] - held["test"]
+    if "train" in counts:  # a learned vocabulary: training is the text it was learned from
+        train_end = counts["train"]
+        rest = total - train_end
+        held["test"] = rest if "validation" in token_files and "test" not in token_files \
+            else min(held["test"], rest)
+        if "validation" not in token_files:
+            held["validation"] = rest - held["test"]
     splits = {"train": (token_files["corpus"], 0, train_end)}
     for name, start, end in (("validation", train_end, train_end + held["validation"]),
                              ("test", total - held["test"], total)):

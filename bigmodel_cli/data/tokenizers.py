@@ -1,4 +1,5 @@
-"""Tokenizers of a text corpus: `char` (the corpus's characters) and `byte` (256 ids).
+"""Tokenizers of a text corpus: `char` (the corpus's characters), `byte` (256 ids) and
+`wordpiece` (learned subwords, data/wordpiece.py).
 
 Id 0 is padding in every vocabulary (the language-modeling loss masks it), so real tokens
 start at 1: `byte` maps byte b to id b + 1 (257 ids), `char` keeps id 1 for a character the
@@ -13,9 +14,10 @@ import codecs
 import numpy as np
 
 from ..names import TEXT_SPECIAL_TOKENS
+from .wordpiece import WORDPIECE, WordPieceTokenizer
 
 CHAR, BYTE = "char", "byte"
-TOKENIZERS = (CHAR, BYTE)
+TOKENIZERS = (CHAR, BYTE, WORDPIECE)  # wordpiece: data/wordpiece.py
 PADDING, UNKNOWN = 0, 1
 
 
@@ -91,4 +93,6 @@ class CharTokenizer:
 def from_dict(values: dict):
     if values["kind"] == BYTE:
         return ByteTokenizer()
+    if values["kind"] == WORDPIECE:
+        return WordPieceTokenizer(values["vocabulary"])
     return CharTokenizer(values["characters"])
