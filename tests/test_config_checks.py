@@ -36,7 +36,7 @@ def loads(tmp_path, text: str):
 
 @pytest.mark.parametrize("source, key, value, takers", [
     ("sklearn", "x_key", "features", "npz"),
-    ("sklearn", "path", "data.csv", "image_folder or text_folder or csv or npz"),
+    ("sklearn", "path", "data.csv", "image_folder or text_folder or csv or npz or text_corpus"),
     ("csv", "image_size", "[8, 8]", "image_folder"),
     ("image_folder", "label_column", "y", "csv"),
     ("keras", "data_dir", "/tmp", "tfds"),
