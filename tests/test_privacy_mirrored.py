@@ -13,6 +13,7 @@ import sys
 
 import pytest
 from cli_runner import CONFIGS, REPO, bigmodel
+from test_privacy import SMALL  # the smallest private config, shared
 
 from bigmodel_cli import config as config_module
 from bigmodel_cli.errors import ConfigError
@@ -124,15 +125,6 @@ def test_the_noise_is_added_once_across_replicas_and_dropout_masks_differ():
     assert found["max_difference"] < 1e-7  # the very noise one device adds, for that step
     # Replicas share the dropout seed states: an example's place is offset by its replica's.
     assert found["twins_differ"]
-
-
-SMALL = """\
-name: private
-data: {source: synthetic, kind: vector, input_shape: [8], num_classes: 3, num_examples: 64,
-       batch_size: 16}
-model: {family: mlp}
-training: {epochs: 1, privacy: {noise_multiplier: 1.0}}
-"""
 
 
 @pytest.mark.parametrize(("overrides", "key", "reason"), [
