@@ -23,6 +23,7 @@ import contextlib
 import fnmatch
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +38,15 @@ OWN_FILES = (
     "logs/train/events.out.tfevents.*", "logs/validation/events.out.tfevents.*",
     "cache/*-*.u8", "cache/*-*.json",
     "process.json", "failed.json", "plots/*.png", "report.html",
+    "explanations/explanations.html", "explanations/explanations.json",
+    "explanations/[0-9][0-9][0-9]-*.png", "explanations/grid.png",
 )
 # Its folders, deepest first: removed once nothing else is left in them.
 OWN_FOLDERS = ("logs/train", "logs/validation", "logs", "checkpoints", "backup", "cache",
-               "plots")
+               "plots", "explanations")
+# Folders `bigmodel export` writes whole (a SavedModel's tree): removed whole by --restart,
+# since they hold the old model, but only when their marker file says they are an export.
+OWN_TREES = {"export": "export.json"}
 # Any of these marks a folder as a bigmodel run; a config.yaml alone could be the user's own.
 # cache/ is filled before the other files are written: an attempt stopped in between (a
 # config mistake found later) leaves it, and the next attempt reuses it.
@@ -114,7 +120,7 @@ class RunDir:
         """Whether this folder holds a bigmodel run (finished or not), even a half-written one."""
         if any((self.path / marker).exists() for marker in MARKERS):
             return True
-        names = {name.split("/")[0] for name in OWN_FILES}
+        names = {name.split("/")[0] for name in OWN_FILES} | set(OWN_TREES)
         return self.config.exists() and all(entry.name in names or self._own_temporary(entry)
                                             for entry in self.path.iterdir())
 
@@ -165,6 +171,11 @@ class RunDir:
         for path in removed:
             path.unlink(missing_ok=True)
         listing = _summary([path.relative_to(self.path) for path in removed])
+        for folder, marker in OWN_TREES.items():
+            tree = self.path / folder
+            if (tree / marker).is_file() and not tree.is_symlink():
+                shutil.rmtree(tree)
+                listing.append(f"{folder}/")
         for folder in OWN_FOLDERS:
             path = self.path / folder
             if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):

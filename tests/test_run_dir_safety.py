@@ -122,6 +122,29 @@ def test_restart_removes_only_what_bigmodel_wrote_and_says_what(finished, tmp_pa
         "epoch-0001.keras"]
 
 
+def test_restart_removes_the_old_export_and_explanations_but_no_look_alike(finished, tmp_path):
+    run_dir = copy_run(finished[0], tmp_path / "run")
+    (run_dir / "export" / "saved_model" / "variables").mkdir(parents=True)
+    (run_dir / "export" / "export.json").write_text("{}")
+    (run_dir / "export" / "saved_model" / "variables" / "variables.index").write_text("old")
+    (run_dir / "explanations").mkdir()
+    for name in ("explanations.json", "explanations.html", "000-cat.png", "grid.png", "mine.txt"):
+        (run_dir / "explanations" / name).write_text("x")
+    removed, kept = RunDir(run_dir).remove_own()  # what --restart deletes
+    assert "export/" in removed and not (run_dir / "export").exists()
+    assert "explanations/ (4 files)" in removed
+    assert kept == ["explanations/ (1 file)"]
+    assert (run_dir / "explanations" / "mine.txt").exists()
+
+    # An "export" folder without export.json is someone else's: kept whole.
+    other = copy_run(finished[0], tmp_path / "other")
+    (other / "export").mkdir()
+    (other / "export" / "model.onnx").write_text("mine")
+    removed, kept = RunDir(other).remove_own()
+    assert kept == ["export/ (1 file)"] and (other / "export" / "model.onnx").exists()
+    assert not any("export" in item for item in removed)
+
+
 # --- item 2: a refused or failed resume changes nothing ------------------------------------------
 
 def interrupted_run(run_dir: Path) -> None:
