@@ -181,6 +181,25 @@ def test_peak_is_measured_once_per_device_and_dtype_then_cached(tmp_path, monkey
     assert len(measured) == 2  # another dtype has another peak
 
 
+def test_a_run_faster_than_the_cached_peak_measures_it_again_and_keeps_the_higher(
+        tmp_path, monkeypatch):
+    # A probe taken on a busy machine reads low; the MFU would then pass 100%.
+    cache = tmp_path / "peak.json"
+    key = f"{performance.device_description(None, 'cpu')} float32"
+    cache.write_text(json.dumps({key: 7e10}))
+    readings = iter([2.5e11, 1e11])
+    monkeypatch.setattr(performance, "measure_matmul_flops", lambda *args: next(readings))
+    below = performance.peak_flops(None, CPU_STRATEGY, "float32", None, cache, achieved=5e10)
+    assert below == (7e10, f"cached in {cache}")  # plausible: not measured again
+    value, source = performance.peak_flops(None, CPU_STRATEGY, "float32", None, cache,
+                                           achieved=9e10)
+    assert value == 2.5e11 and source.startswith("measured")
+    # A later, busier probe never lowers what was measured.
+    assert performance.peak_flops(None, CPU_STRATEGY, "float32", None, cache,
+                                  achieved=3e11)[0] == 2.5e11
+    assert json.loads(cache.read_text()) == {key: 2.5e11}
+
+
 def test_a_damaged_cache_is_measured_again(tmp_path, monkeypatch):
     cache = tmp_path / "peak.json"
     cache.write_text("{not json")
