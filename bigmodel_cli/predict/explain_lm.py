@@ -18,6 +18,7 @@ from ..data.spec import InputSpec, TargetSpec
 from ..errors import UsageError
 from ..tasks.language_modeling import PADDING_ID
 from .attribution import attribute
+from .explanation import Explanation
 
 PREDICTED = "predicted"
 
@@ -73,8 +74,6 @@ class Forward:
 def explain_prompts(model, spec: InputSpec, target_spec: TargetSpec, prompts: list[str],
                     method: str, steps: int, baseline: str, token: int | None):
     """One Explanation per prompt (its last context_length tokens, as `predict` reads it)."""
-    from .explain import Explanation
-
     tokenizer = tokenizers.from_dict(spec.tokenizer)
     forward = Forward(model)
     names = target_spec.class_names

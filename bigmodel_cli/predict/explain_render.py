@@ -20,7 +20,7 @@ import numpy as np
 from .. import atomic
 from ..data.spec import IMAGE, TABLE, TEXT, TOKENS, VECTOR
 from ..errors import UsageError
-from .explain import Explanation
+from .explanation import Explanation
 
 FORMATS = {IMAGE: ("png", "json"), VECTOR: ("png", "json"), TABLE: ("png", "json"),
            TOKENS: ("html", "json"), TEXT: ("html", "json")}

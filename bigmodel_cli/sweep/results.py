@@ -10,6 +10,7 @@ from rich.console import Console
 
 from .. import atomic
 from ..runs import RunDir
+from .spec import trial_dir
 
 
 class LiveTable:
@@ -60,8 +61,6 @@ def best_trial(study):
 
 def finish(sweep, folder: Path, study, console: Console) -> dict:
     """best.yaml and plots/sweep.png; the best trial's number, value, params and run."""
-    from .study import trial_dir
-
     best = best_trial(study)
     plot = sweep_plot(study, folder / "plots" / "sweep.png", sweep.metric)
     if best is None:

@@ -166,3 +166,8 @@ def _where(origins: dict, keys: tuple, path: Path) -> str:
         if keys[:length] in origins:
             return origins[keys[:length]]
     return str(path)
+
+
+def trial_dir(folder: Path, number: int) -> Path:
+    """Where trial `number` of the sweep in `folder` trains."""
+    return folder / f"trial-{number:03d}"

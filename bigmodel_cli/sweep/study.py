@@ -25,6 +25,7 @@ from ..errors import BigModelError, UsageError
 from ..runs import RunDir, read_json
 from ..train.metrics_log import read_records
 from . import spec as sweep_spec
+from .spec import trial_dir
 
 TEST_PREFIX = "test_"
 
@@ -49,10 +50,6 @@ def open_study(sweep: sweep_spec.Sweep, folder: Path):
     return optuna.create_study(study_name=sweep.name, storage=storage_url(sweep, folder),
                                sampler=sampler, pruner=pruner, direction=sweep.direction,
                                load_if_exists=True)
-
-
-def trial_dir(folder: Path, number: int) -> Path:
-    return folder / f"trial-{number:03d}"
 
 
 def trial_config(sweep, base: Path, params: dict, number: int):
