@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -48,6 +49,15 @@ def client(served):
         yield test_client
 
 
+def assert_same_rows(got: list[dict], want: list[dict]) -> None:
+    """The same classes in the same order, with the same probabilities."""
+    assert len(got) == len(want)
+    for got_row, want_row in zip(got, want, strict=True):
+        assert [g["class"] for g in got_row["top"]] == [g["class"] for g in want_row["top"]]
+        np.testing.assert_allclose([g["probability"] for g in got_row["top"]],
+                                   [g["probability"] for g in want_row["top"]], atol=1e-6)
+
+
 def test_rest_shapes_answer_as_tensorflow_serving(client, served, mlp_run, tmp_path):
     name = served.name
     assert name == "smoke_mlp"
@@ -65,10 +75,7 @@ def test_rest_shapes_answer_as_tensorflow_serving(client, served, mlp_run, tmp_p
     np.save(tmp_path / "iris.npy", np.array(IRIS, dtype=np.float32))
     expected = inference.predict(mlp_run, [str(tmp_path / "iris.npy")], top_k=3)
     assert len(rows["predictions"]) == 3
-    for got, want in zip(rows["predictions"], expected, strict=True):
-        assert [guess["class"] for guess in got["top"]] == [g["class"] for g in want["top"]]
-        np.testing.assert_allclose([g["probability"] for g in got["top"]],
-                                   [g["probability"] for g in want["top"]], atol=1e-6)
+    assert_same_rows(rows["predictions"], expected)
 
     columnar = client.post(f"/v1/models/{name}/versions/1:predict",
                            json={"inputs": {"inputs": IRIS}, "top_k": 1}).json()
@@ -106,7 +113,7 @@ def test_each_bad_request_gets_its_status_and_one_line(client, body, status, mes
     assert answer.status_code == status
     error = answer.json()["error"]
     assert "\n" not in error
-    assert __import__("re").search(message, error), error
+    assert re.search(message, error), error
 
 
 @pytest.mark.parametrize(("method", "path", "status", "message"), [
@@ -221,27 +228,45 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_a_real_server_process_answers_and_stops_on_sigterm(mlp_run, served):
+def start_server(run_dir, *options: str) -> tuple[subprocess.Popen, str]:
+    """`bigmodel serve RUN --name iris` as a real process on a free loopback port, once its
+    /healthz answers: (the process, its base URL). Stop it with `stop_server`."""
     import httpx
 
     port = free_port()
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bigmodel_cli", "serve", str(mlp_run), "--port", str(port),
-         "--name", "iris"], cwd=REPO, env=environment, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "bigmodel_cli", "serve", str(run_dir), "--port", str(port),
+         "--name", "iris", *options], cwd=REPO, env=environment, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
         while True:
             assert process.poll() is None, process.communicate()[1]
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
+                    return process, url
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "the server did not come up in 120 s"
             time.sleep(0.25)
+    except BaseException:
+        stop_server(process)
+        raise
+
+
+def stop_server(process: subprocess.Popen) -> str:
+    """SIGTERM, then wait for the exit; its stderr."""
+    process.send_signal(signal.SIGTERM)
+    return process.communicate(timeout=60)[1]
+
+
+def test_a_real_server_process_answers_and_stops_on_sigterm(mlp_run, served):
+    import httpx
+
+    process, url = start_server(mlp_run)
+    try:
         answer = httpx.post(f"{url}/v1/models/iris:predict", json={"instances": IRIS},
                             timeout=30)
         assert answer.status_code == 200
@@ -250,9 +275,10 @@ def test_a_real_server_process_answers_and_stops_on_sigterm(mlp_run, served):
                                           json={"instances": IRIS}).json()
         assert answer.json() == in_process
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
+        stderr = stop_server(process)
+    port = url.rsplit(":", 1)[1]
     assert process.returncode == 0, stderr
+    assert "; 1 process;" in stderr
     assert f"on http://127.0.0.1:{port}/v1/models/iris:predict" in stderr
     assert "stopped on SIGTERM, after the requests in flight" in stderr
 
@@ -297,3 +323,41 @@ def test_a_batch_that_cannot_be_joined_fails_its_requests_and_not_the_batcher():
     uneven, after = asyncio.run(scenario())
     assert all(isinstance(result, ValueError) for result in uneven), uneven
     np.testing.assert_array_equal(after, np.ones((1, 2)))
+
+
+@pytest.mark.slow  # three processes, two of them loading TensorFlow: ~40 s on 2 busy cores
+def test_two_worker_processes_answer_predicts_rows_and_stop_on_sigterm(mlp_run, tmp_path):
+    """--workers 2: two processes on one port, each with its own model, both answering."""
+    import httpx
+
+    np.save(tmp_path / "iris.npy", np.array(IRIS, dtype=np.float32))
+    expected = inference.predict(mlp_run, [str(tmp_path / "iris.npy")], top_k=3)
+    process, url = start_server(mlp_run, "--workers", "2")
+    answers: dict[str, list] = {}  # worker pid -> its answers
+
+    def one(_):
+        answer = httpx.post(f"{url}/v1/models/iris:predict", json={"instances": IRIS},
+                            timeout=30)
+        return answer.headers["x-bigmodel-worker"], answer.status_code, answer.json()
+
+    try:
+        # The first worker answers /healthz while the second may still load its model; the
+        # system hands each new connection to one of the processes accepting on the socket.
+        deadline = time.monotonic() + 90
+        with ThreadPoolExecutor(4) as pool:
+            while len(answers) < 2 and time.monotonic() < deadline:
+                for pid, status, body in pool.map(one, range(8)):
+                    assert status == 200, body
+                    answers.setdefault(pid, []).append(body["predictions"])
+        metrics = {httpx.get(f"{url}/metrics").text for _ in range(4)}
+    finally:
+        stderr = stop_server(process)
+    assert process.returncode == 0, stderr
+    assert len(answers) == 2, f"only worker {list(answers)} answered in 90 s"
+    for rows in (rows for each in answers.values() for rows in each):
+        assert_same_rows(rows, expected)
+    assert "; 2 worker processes, each with its own copy of the model" in stderr
+    # The two that answered are the two workers that loaded a model, not the parent.
+    assert set(answers) == set(re.findall(r"worker (\d+): model loaded", stderr)), stderr
+    assert "stopped on SIGTERM, after each worker's requests in flight" in stderr
+    assert all('workers="2"' in text for text in metrics)

@@ -13,7 +13,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @app.command(epilog="""bigmodel serve runs/quickstart
-                         bigmodel serve runs/quickstart/export --port 9000 --max-batch 1""")
+                         bigmodel serve runs/quickstart/export --port 9000 --max-batch 1
+                         bigmodel serve runs/quickstart --workers 2""")
 def serve(source: Annotated[Path, typer.Argument(
               metavar="RUN_OR_EXPORT",
               help="A run directory, or a folder written by 'bigmodel export'.",
@@ -35,6 +36,10 @@ def serve(source: Annotated[Path, typer.Argument(
           ] = 4.0,
           max_instances: Annotated[int, typer.Option(
               min=1, metavar="N", help="Most instances in one request.")] = 1024,
+          workers: Annotated[int, typer.Option(
+              min=1, metavar="N",
+              help="Processes sharing the port, each with its own copy of the model and its "
+                   "own batches; each counts only its own requests in /metrics.")] = 1,
           unsafe: Unsafe = False, debug: Debug = False, verbose: Verbose = False) -> None:
     """Serve a run or an export over HTTP, as TensorFlow Serving does.
 
@@ -43,7 +48,8 @@ def serve(source: Annotated[Path, typer.Argument(
     objects, strings, objects of CSV columns), and answers with predict's rows as
     "predictions". GET /v1/models/NAME and .../metadata give its status and signature,
     /healthz and /metrics (Prometheus) the server's. Concurrent requests are batched into one
-    model call. README "Deploying" has curl examples.
+    model call. With --workers N, N processes each load the model and answer their share
+    of the requests. README "Deploying" has curl examples.
     """
     from ..predict import serve as server
     from ..predict import serve_model
@@ -51,7 +57,16 @@ def serve(source: Annotated[Path, typer.Argument(
     if host not in LOOPBACK:
         stderr.print(f"warning: listening on {host}: reachable from other machines, and "
                      "bigmodel serve has no authentication", style="yellow")
-    model = serve_model.load(source, name, verbose, unsafe)
     limits = server.Limits(max_batch, batch_timeout_ms / 1000, int(max_body_mb * 1024 * 1024),
                            max_instances)
-    server.run(model, host, port, limits, lambda line: stderr.print(line))
+
+    def echo(line: str) -> None:
+        stderr.print(line)
+
+    if workers > 1:
+        from ..predict import serve_workers
+
+        serve_workers.run(source, name, verbose, unsafe, debug, host, port, limits, workers,
+                          echo)
+        return
+    server.run(serve_model.load(source, name, verbose, unsafe), host, port, limits, echo)

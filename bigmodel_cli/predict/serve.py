@@ -15,6 +15,7 @@ and a 400, 404 or 413; the server never stops for one.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -41,16 +42,18 @@ class HTTPError(Exception):
         self.status = status
 
 
-def create_app(model: ServedModel, limits: Limits):
-    """The ASGI app; its lifespan starts and stops the batcher."""
+def create_app(model: ServedModel, limits: Limits, workers: int = 1):
+    """The ASGI app; its lifespan starts and stops the batcher. Every answer names the process
+    that gave it (header x-bigmodel-worker): with --workers N, which of them did."""
     import contextlib
 
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, PlainTextResponse
     from starlette.routing import Route
 
-    metrics = Metrics(model.name)
+    metrics = Metrics(model.name, workers)
     state = {}
+    worker = {"x-bigmodel-worker": str(os.getpid())}
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -62,10 +65,11 @@ def create_app(model: ServedModel, limits: Limits):
 
     async def health(request):
         metrics.request("/healthz", 200)
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok"}, headers=worker)
 
     async def metrics_text(request):
-        return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4",
+                                 headers=worker)
 
     async def models(request):
         started = time.perf_counter()
@@ -91,7 +95,7 @@ def create_app(model: ServedModel, limits: Limits):
             answer, status = {"error": _model_error(error)}, _model_status(error)
         metrics.request(route, status, time.perf_counter() - started
                         if action == "predict" else None)
-        return JSONResponse(answer, status_code=status)
+        return JSONResponse(answer, status_code=status, headers=worker)
 
     routes = [Route("/healthz", health), Route("/metrics", metrics_text),
               Route("/v1/models/{rest:path}", models, methods=["GET", "POST"])]
@@ -189,6 +193,16 @@ def _model_status(error: Exception) -> int:
     return 400 if type(error).__name__ == "InvalidArgumentError" else 500
 
 
+def startup_line(name: str, kind: str, source: str, host: str, port: int, limits: Limits,
+                 workers: int) -> str:
+    address = f"[{host}]" if ":" in host else host
+    processes = "1 process" if workers == 1 else \
+        f"{workers} worker processes, each with its own copy of the model and its own batches"
+    return (f"serving {name} ({kind} {source}) on http://{address}:{port}/v1/models/{name}"
+            f":predict; {processes}; batches of up to {limits.max_batch} "
+            f"(waiting {limits.batch_timeout * 1000:g} ms)")
+
+
 def run(model: ServedModel, host: str, port: int, limits: Limits, echo) -> None:
     """Serve until SIGINT or SIGTERM; uvicorn then stops accepting, finishes the requests in
     flight (up to 30 s), and the lifespan drains the batcher."""
@@ -199,10 +213,7 @@ def run(model: ServedModel, host: str, port: int, limits: Limits, echo) -> None:
     server = uvicorn.Server(uvicorn.Config(
         create_app(model, limits), host=host, port=port, log_level="warning", access_log=False,
         timeout_graceful_shutdown=30, lifespan="on"))
-    address = f"[{host}]" if ":" in host else host
-    echo(f"serving {model.name} ({model.kind} {model.source}) on http://{address}:{port}"
-         f"/v1/models/{model.name}:predict; batches of up to {limits.max_batch} "
-         f"(waiting {limits.batch_timeout * 1000:g} ms)")
+    echo(startup_line(model.name, model.kind, model.source, host, port, limits, 1))
     # uvicorn stops gracefully on SIGINT/SIGTERM, restores the handlers it found, then sends
     # the signal again: these handlers receive it, so that a requested stop exits with 0.
     received = []

@@ -2,11 +2,14 @@
 
 Requests and errors by route and status, a latency histogram of predict requests, and a
 histogram of the batch sizes the model was called with (batching at work shows as sizes > 1).
+With `serve --workers N` each worker process keeps its own counters and a scrape reaches one
+of them (bigmodel_worker_info names which): they are per worker, not the server's totals.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 from collections import Counter
 
@@ -36,8 +39,8 @@ class Histogram:
 
 
 class Metrics:
-    def __init__(self, model: str):
-        self.model = model
+    def __init__(self, model: str, workers: int = 1):
+        self.model, self.workers, self.pid = model, workers, os.getpid()
         self.lock = threading.Lock()
         self.requests: Counter = Counter()  # (route, status) -> count
         self.latency = Histogram(LATENCY_BUCKETS)
@@ -72,5 +75,9 @@ class Metrics:
                       *self.batch_sizes.lines("bigmodel_batch_size"),
                       "# HELP bigmodel_batch_size_max The largest batch so far.",
                       "# TYPE bigmodel_batch_size_max gauge",
-                      f"bigmodel_batch_size_max {self.largest_batch}"]
+                      f"bigmodel_batch_size_max {self.largest_batch}",
+                      "# HELP bigmodel_worker_info The process that answered; with more than "
+                      "one worker, every figure here counts that worker's requests only.",
+                      "# TYPE bigmodel_worker_info gauge",
+                      f'bigmodel_worker_info{{pid="{self.pid}",workers="{self.workers}"}} 1']
         return "\n".join(lines) + "\n"

@@ -54,6 +54,29 @@ def load(path: Path, name: str | None, verbose: bool = False,
     return _from_run(path, name, verbose, unsafe)
 
 
+def describe(path: Path, name: str | None) -> tuple[str, str]:
+    """(model name, kind) of what `load` would serve, from its files alone (no TensorFlow):
+    `serve --workers N` checks the source once in the parent before N processes load it."""
+    path = Path(path)
+    if (path / "export.json").exists():
+        manifest = _export_manifest(path)
+        return name or manifest.get("name") or path.name, "saved_model"
+    from .inference import load_run
+
+    run, config, _, _ = load_run(path)
+    run.model_files()  # no checkpoint: the same one-line error as load's
+    return name or config.name, "run"
+
+
+def _export_manifest(path: Path) -> dict:
+    manifest = json.loads((path / "export.json").read_text(encoding="utf-8"))
+    if "saved_model" not in manifest.get("artifacts", {}):
+        raise UsageError(f"{path}: this export has no saved_model (it holds "
+                         f"{', '.join(manifest.get('artifacts', {})) or 'nothing'}); export "
+                         "it with --format saved_model, or serve the run directory")
+    return manifest
+
+
 def _from_run(path: Path, name: str | None, verbose: bool, unsafe: bool) -> ServedModel:
     from .. import tasks
     from .export import output_name
@@ -84,11 +107,7 @@ def _from_export(path: Path, name: str | None, verbose: bool) -> ServedModel:
     from .. import tasks
     from ..runtime.tfenv import import_tensorflow
 
-    manifest = json.loads((path / "export.json").read_text(encoding="utf-8"))
-    if "saved_model" not in manifest.get("artifacts", {}):
-        raise UsageError(f"{path}: this export has no saved_model (it holds "
-                         f"{', '.join(manifest.get('artifacts', {})) or 'nothing'}); export "
-                         "it with --format saved_model, or serve the run directory")
+    manifest = _export_manifest(path)
     tf = import_tensorflow(verbose)
     spec_file = read_json(path / "spec.json")
     spec = InputSpec.from_dict(spec_file["input"])
