@@ -2,19 +2,28 @@
 
     python benchmarks/serve.py                          # trains the smoke CNN and transformer
     python benchmarks/serve.py --runs runs/smoke_cnn --requests 2000 --clients 16
+    python benchmarks/serve.py --runs runs/smoke_cnn --workers 1 2 --predict-inputs 0
 
 For each run and each mode, `bigmodel serve` starts on a free loopback port; `--clients`
 concurrent clients (asyncio streams, one keep-alive connection each) send `--requests`
 predict requests of one instance each (after a short warm-up that is not timed), drawn with a
 fixed seed from random inputs of the model's kind, and the table gives requests/s, latency
 percentiles and errors (which must be 0). Batching on is `--max-batch 32 --batch-timeout-ms 5`
-(the defaults); off is `--max-batch 1`.
+(the defaults); off is `--max-batch 1`. `--workers 1 2` measures each mode with each number
+of server processes.
+
+A second table sets `bigmodel predict` against the server on the same `--predict-inputs`
+inputs (1,000; 0 skips it): predict once on all of them in one file (.npy, or .txt for text)
+and once on the first alone (its start-up: Python, TensorFlow, the model), start to exit; the
+server (batching on, one process) from start to its first /healthz, then the same inputs as
+one request each from the clients, with the share of top-1 classes on which the two agree.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -28,6 +37,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+# This checkout's bigmodel_cli first, then whatever PYTHONPATH adds (e.g. httptools, uvloop).
+ENVIRONMENT = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+    str(REPO), os.environ.get("PYTHONPATH")]))}
 MODES = {"on": ["--max-batch", "32", "--batch-timeout-ms", "5"], "off": ["--max-batch", "1"]}
 
 
@@ -38,17 +50,28 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="server processes (bigmodel serve --workers); each is measured")
+    parser.add_argument("--predict-inputs", type=int, default=1000,
+                        help="inputs for bigmodel predict against the server (0: skip)")
     arguments = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         runs = arguments.runs or [_train(name, Path(scratch)) for name in ("cnn", "transformer")]
-        print(f"{'run':<20} {'batching':<9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
-              f"{'p99 ms':>8} {'errors':>7} {'max batch':>9}")
+        print(f"{'run':<20} {'workers':>7} {'batching':<9} {'req/s':>8} {'p50 ms':>8} "
+              f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'max batch':>9}")
         for run in runs:
-            for mode, options in MODES.items():
-                result = _measure(run, options, arguments)
-                print(f"{run.name:<20} {mode:<9} {result['rps']:>8.1f} {result['p50']:>8.1f} "
-                      f"{result['p95']:>8.1f} {result['p99']:>8.1f} {result['errors']:>7} "
-                      f"{result['max_batch']:>9}", flush=True)
+            for workers in arguments.workers:
+                for mode, options in MODES.items():
+                    result = _measure(run, [*options, "--workers", str(workers)], arguments)
+                    print(f"{run.name:<20} {workers:>7} {mode:<9} {result['rps']:>8.1f} "
+                          f"{result['p50']:>8.1f} {result['p95']:>8.1f} {result['p99']:>8.1f} "
+                          f"{result['errors']:>7} {result['max_batch']:>9}", flush=True)
+        if arguments.predict_inputs:
+            from serve_predict import against_predict
+
+            against_predict(runs, arguments, Path(scratch))
+        print(f"load average {os.getloadavg()[0]:.1f} at the end", flush=True)
 
 
 def _train(family: str, scratch: Path) -> Path:
@@ -62,52 +85,70 @@ def _train(family: str, scratch: Path) -> Path:
 def _measure(run: Path, options: list[str], arguments) -> dict:
     import httpx
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bigmodel_cli", "serve", str(run), "--port", str(port),
-         "--name", "bench", *options], cwd=REPO, stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(httpx, url, server)
-        bodies = _bodies(httpx, url, arguments.requests, arguments.seed)
-        asyncio.run(_drive(httpx, url, bodies[: arguments.clients * 2], arguments.clients))
-        latencies, errors, seconds = asyncio.run(_drive(httpx, url, bodies, arguments.clients))
+    with serving(run, options) as (url, _):
+        bodies = _bodies(_instances(httpx, url, arguments.requests, arguments.seed))
+        asyncio.run(_drive(url, bodies[: arguments.clients * 2], arguments.clients))
+        latencies, errors, seconds, _ = asyncio.run(_drive(url, bodies, arguments.clients))
         metrics = httpx.get(f"{url}/metrics").text
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=60)
     latencies.sort()
+    # With several workers this is the largest batch of the one that answered /metrics.
     largest = next(line.split()[1] for line in metrics.splitlines()
                    if line.startswith("bigmodel_batch_size_max"))
     return {"rps": len(bodies) / seconds, "errors": errors, "max_batch": largest,
             **{f"p{q}": 1000 * _percentile(latencies, q / 100) for q in (50, 95, 99)}}
 
 
-def _wait_until_up(httpx, url: str, server) -> None:
-    deadline = time.monotonic() + 180
+@contextlib.contextmanager
+def serving(run: Path, options: list[str]):
+    """`bigmodel serve RUN --name bench OPTIONS` on a free loopback port, stopped on exit:
+    (its URL, seconds from the start until every worker answers /healthz)."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bigmodel_cli", "serve", str(run), "--port", str(port),
+         "--name", "bench", *options], cwd=REPO, stderr=subprocess.PIPE,
+        env=ENVIRONMENT)
+    url = f"http://127.0.0.1:{port}"
+    workers = int(options[options.index("--workers") + 1]) if "--workers" in options else 1
+    try:
+        _wait_until_up(httpx, url, server, workers)
+        yield url, time.perf_counter() - started
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+
+
+def _wait_until_up(httpx, url: str, server, workers: int) -> None:
+    """Until `workers` distinct processes have answered /healthz (each new connection goes to
+    one of them), so that no measurement starts while a worker still loads its model."""
+    deadline, seen = time.monotonic() + 180, set()
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"the server stopped: {server.stderr.read().decode()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            answer = httpx.get(f"{url}/healthz", timeout=1)
+            seen.add(answer.headers.get("x-bigmodel-worker"))
+            if len(seen) >= workers:
                 return
+            time.sleep(0.05)
         except httpx.TransportError:
             time.sleep(0.25)
-    raise SystemExit("the server did not come up in 180 s")
+    raise SystemExit(f"{workers - len(seen)} of {workers} workers did not come up in 180 s")
 
 
-def _bodies(httpx, url: str, count: int, seed: int) -> list[bytes]:
-    """Random instances of the served model's input kind, one per request, fixed by `seed`."""
+def _instances(httpx, url: str, count: int, seed: int) -> tuple[str, list]:
+    """(input kind, random instances of the served model's input), fixed by `seed`."""
     import numpy as np
 
     metadata = httpx.get(f"{url}/v1/models/bench/metadata").json()["metadata"]
     (signature,) = metadata["signature_def"]["serving_default"]["inputs"]
     rng = np.random.default_rng(seed)
     words = ["good", "bad", "film", "plot", "the", "a", "great", "dull", "music", "actor"]
-    bodies = []
+    instances = []
     for _ in range(count):
         if metadata["input_kind"] == "text":
             instance = " ".join(rng.choice(words, size=8))
@@ -117,19 +158,26 @@ def _bodies(httpx, url: str, count: int, seed: int) -> list[bytes]:
             instance = rng.integers(1, 10, signature["shape"][1:]).tolist()
         else:
             instance = rng.normal(size=signature["shape"][1:]).round(3).tolist()
-        bodies.append(json.dumps({"instances": [instance]}).encode())
-    return bodies
+        instances.append(instance)
+    return metadata["input_kind"], instances
 
 
-async def _drive(httpx, url: str, bodies: list[bytes], clients: int):
-    """`clients` keep-alive connections sending the bodies in turn. The requests are written
-    and read with bare asyncio streams, not httpx: httpx spends ~2 ms of CPU per request, more
-    than the server does, so on a small machine it measured the client, not the server."""
+def _bodies(described: tuple[str, list]) -> list[bytes]:
+    """One predict request body per instance."""
+    return [json.dumps({"instances": [instance]}).encode() for instance in described[1]]
+
+
+async def _drive(url: str, bodies: list[bytes], clients: int):
+    """`clients` keep-alive connections sending the bodies in turn: (latencies, errors,
+    seconds, the answers' bodies in the order of `bodies`). The requests are written and read
+    with bare asyncio streams, not httpx: httpx spends ~2 ms of CPU per request, more than the
+    server does, so on a small machine it measured the client, not the server."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for index, body in enumerate(bodies):
+        queue.put_nowait((index, body))
     latencies: list[float] = []
+    answers: list[bytes | None] = [None] * len(bodies)
     errors = 0
 
     async def client() -> None:
@@ -139,11 +187,11 @@ async def _drive(httpx, url: str, bodies: list[bytes], clients: int):
                 "Content-Type: application/json\r\nContent-Length: ").encode()
         try:
             while not queue.empty():
-                body = queue.get_nowait()
+                index, body = queue.get_nowait()
                 started = time.perf_counter()
                 writer.write(head + b"%d\r\n\r\n" % len(body) + body)
                 status, length = await _response_head(reader)
-                await reader.readexactly(length)
+                answers[index] = await reader.readexactly(length)
                 latencies.append(time.perf_counter() - started)
                 errors += status != 200
         finally:
@@ -151,7 +199,7 @@ async def _drive(httpx, url: str, bodies: list[bytes], clients: int):
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies, errors, time.perf_counter() - started
+    return latencies, errors, time.perf_counter() - started, answers
 
 
 async def _response_head(reader) -> tuple[int, int]:
