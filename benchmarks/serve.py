@@ -8,7 +8,8 @@ For each run and each mode, `bigmodel serve` starts on a free loopback port; `--
 concurrent clients (asyncio streams, one keep-alive connection each) send `--requests`
 predict requests of one instance each (after a short warm-up that is not timed), drawn with a
 fixed seed from random inputs of the model's kind, and the table gives requests/s, latency
-percentiles and errors (which must be 0). Batching on is `--max-batch 32 --batch-timeout-ms 5`
+percentiles, errors (which must be 0) and the server's CPU time per request (all its processes,
+from /proc: other work on the machine hardly moves it, unlike requests/s). Batching on is `--max-batch 32 --batch-timeout-ms 5`
 (the defaults); off is `--max-batch 1`. `--workers 1 2` measures each mode with each number
 of server processes.
 
@@ -59,14 +60,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         runs = arguments.runs or [_train(name, Path(scratch)) for name in ("cnn", "transformer")]
         print(f"{'run':<20} {'workers':>7} {'batching':<9} {'req/s':>8} {'p50 ms':>8} "
-              f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'max batch':>9}")
+              f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'max batch':>9} {'cpu ms/req':>10}")
         for run in runs:
             for workers in arguments.workers:
                 for mode, options in MODES.items():
                     result = _measure(run, [*options, "--workers", str(workers)], arguments)
                     print(f"{run.name:<20} {workers:>7} {mode:<9} {result['rps']:>8.1f} "
                           f"{result['p50']:>8.1f} {result['p95']:>8.1f} {result['p99']:>8.1f} "
-                          f"{result['errors']:>7} {result['max_batch']:>9}", flush=True)
+                          f"{result['errors']:>7} {result['max_batch']:>9} "
+                          f"{result['cpu_ms']:>10.2f}", flush=True)
         if arguments.predict_inputs:
             from serve_predict import against_predict
 
@@ -85,23 +87,26 @@ def _train(family: str, scratch: Path) -> Path:
 def _measure(run: Path, options: list[str], arguments) -> dict:
     import httpx
 
-    with serving(run, options) as (url, _):
+    with serving(run, options) as (url, _, pid):
         bodies = _bodies(_instances(httpx, url, arguments.requests, arguments.seed))
         asyncio.run(_drive(url, bodies[: arguments.clients * 2], arguments.clients))
+        cpu = _cpu_seconds(pid)
         latencies, errors, seconds, _ = asyncio.run(_drive(url, bodies, arguments.clients))
+        cpu = _cpu_seconds(pid) - cpu
         metrics = httpx.get(f"{url}/metrics").text
     latencies.sort()
     # With several workers this is the largest batch of the one that answered /metrics.
     largest = next(line.split()[1] for line in metrics.splitlines()
                    if line.startswith("bigmodel_batch_size_max"))
     return {"rps": len(bodies) / seconds, "errors": errors, "max_batch": largest,
+            "cpu_ms": 1000 * cpu / len(bodies),
             **{f"p{q}": 1000 * _percentile(latencies, q / 100) for q in (50, 95, 99)}}
 
 
 @contextlib.contextmanager
 def serving(run: Path, options: list[str]):
     """`bigmodel serve RUN --name bench OPTIONS` on a free loopback port, stopped on exit:
-    (its URL, seconds from the start until every worker answers /healthz)."""
+    (its URL, seconds from the start until every worker answers /healthz, its pid)."""
     import httpx
 
     with socket.socket() as probe:
@@ -116,10 +121,24 @@ def serving(run: Path, options: list[str]):
     workers = int(options[options.index("--workers") + 1]) if "--workers" in options else 1
     try:
         _wait_until_up(httpx, url, server, workers)
-        yield url, time.perf_counter() - started
+        yield url, time.perf_counter() - started, server.pid
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=60)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants (the workers), from /proc:
+    unlike requests/s, the server's CPU per request hardly moves when others load the cores."""
+    tick, total, pending = os.sysconf("SC_CLK_TCK"), 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return total
 
 
 def _wait_until_up(httpx, url: str, server, workers: int) -> None:

@@ -23,7 +23,7 @@ def against_predict(runs: list[Path], arguments, scratch: Path) -> None:
     print(f"\n{'run':<20} {'way':<50} {'inputs':>6} {'seconds':>8} {'inputs/s':>9} "
           f"{'top-1 agrees':>12}")
     for run in runs:
-        with serving(run, MODES["on"]) as (url, startup):
+        with serving(run, MODES["on"]) as (url, startup, _):
             kind, instances = _instances(httpx, url, count, arguments.seed)
             if kind not in (*ARRAY_DTYPES, "text"):
                 print(f"{run.name:<20} skipped: {kind} inputs are not drawn by this benchmark")

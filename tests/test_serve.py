@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from cli_runner import REPO
+from cli_runner import REPO, bigmodel
 from trained_runs import trained_run
 
 from bigmodel_cli.predict import inference, serve, serve_model
@@ -361,3 +361,27 @@ def test_two_worker_processes_answer_predicts_rows_and_stop_on_sigterm(mlp_run, 
     assert set(answers) == set(re.findall(r"worker (\d+): model loaded", stderr)), stderr
     assert "stopped on SIGTERM, after each worker's requests in flight" in stderr
     assert all('workers="2"' in text for text in metrics)
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_workers_below_one_is_a_one_line_usage_error(mlp_run, workers):
+    result = bigmodel("serve", mlp_run, "--workers", workers)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: invalid value for '--workers': input should be "
+                                     "greater than or equal to 1 (see 'bigmodel serve --help')")
+
+
+@pytest.mark.slow  # two workers import TensorFlow: ~25 s on 2 busy cores
+def test_workers_that_cannot_load_the_model_stop_the_server_with_their_error(mlp_run, tmp_path):
+    import shutil
+
+    damaged = shutil.copytree(mlp_run, tmp_path / "damaged")
+    for checkpoint in (damaged / "checkpoints").glob("*.keras"):
+        checkpoint.write_bytes(b"junk")
+    result = bigmodel("serve", damaged, "--workers", "2", "--port", str(free_port()),
+                      timeout=180)
+    assert result.returncode == 1, result.stderr
+    assert re.search(r"error: worker \d+: no readable checkpoint", result.stderr)
+    assert result.stderr.strip().endswith(
+        "error: a worker process could not load the model (its error is above); bigmodel "
+        "serve stopped")
