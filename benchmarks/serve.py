@@ -8,10 +8,10 @@ For each run and each mode, `bigmodel serve` starts on a free loopback port; `--
 concurrent clients (asyncio streams, one keep-alive connection each) send `--requests`
 predict requests of one instance each (after a short warm-up that is not timed), drawn with a
 fixed seed from random inputs of the model's kind, and the table gives requests/s, latency
-percentiles, errors (which must be 0) and the server's CPU time per request (all its processes,
-from /proc: other work on the machine hardly moves it, unlike requests/s). Batching on is `--max-batch 32 --batch-timeout-ms 5`
-(the defaults); off is `--max-batch 1`. `--workers 1 2` measures each mode with each number
-of server processes.
+percentiles, errors (which must be 0) and the server's CPU time per request (all its
+processes, from /proc: other work on the machine hardly moves it, unlike requests/s).
+Batching on is `--max-batch 32 --batch-timeout-ms 5` (the defaults); off is `--max-batch 1`.
+`--workers 1 2` measures each mode with each number of server processes.
 
 A second table sets `bigmodel predict` against the server on the same `--predict-inputs`
 inputs (1,000; 0 skips it): predict once on all of them in one file (.npy, or .txt for text)
