@@ -325,7 +325,7 @@ def test_a_batch_that_cannot_be_joined_fails_its_requests_and_not_the_batcher():
     np.testing.assert_array_equal(after, np.ones((1, 2)))
 
 
-@pytest.mark.slow  # three processes, two of them loading TensorFlow: ~40 s on 2 busy cores
+@pytest.mark.slow  # three processes, two loading TensorFlow: 37-52 s on 2 busy cores
 def test_two_worker_processes_answer_predicts_rows_and_stop_on_sigterm(mlp_run, tmp_path):
     """--workers 2: two processes on one port, each with its own model, both answering."""
     import httpx
@@ -371,7 +371,7 @@ def test_workers_below_one_is_a_one_line_usage_error(mlp_run, workers):
                                      "greater than or equal to 1 (see 'bigmodel serve --help')")
 
 
-@pytest.mark.slow  # two workers import TensorFlow: ~25 s on 2 busy cores
+@pytest.mark.slow  # two workers import TensorFlow: 26-32 s on 2 busy cores
 def test_workers_that_cannot_load_the_model_stop_the_server_with_their_error(mlp_run, tmp_path):
     import shutil
 

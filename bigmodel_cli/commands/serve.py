@@ -13,8 +13,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @app.command(epilog="""bigmodel serve runs/quickstart
-                         bigmodel serve runs/quickstart/export --port 9000 --max-batch 1
-                         bigmodel serve runs/quickstart --workers 2""")
+                         bigmodel serve runs/quickstart/export --port 9000 --workers 2""")
 def serve(source: Annotated[Path, typer.Argument(
               metavar="RUN_OR_EXPORT",
               help="A run directory, or a folder written by 'bigmodel export'.",
