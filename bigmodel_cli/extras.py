@@ -12,6 +12,7 @@ from .errors import UsageError
 EXTRAS = {
     "keras_hub": "pretrained",
     "safetensors": "pretrained",
+    "tokenizers": "pretrained",
     "matplotlib": "report",
     "optuna": "sweep",
     "dp_accounting": "privacy",

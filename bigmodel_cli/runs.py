@@ -3,6 +3,7 @@
 runs/<name>/
   config.yaml        the resolved config (every default written out)
   spec.json          input and target description, class names: what predict needs
+  tokenizer.json     a BPE tokenizer's definition (tokenizers' JSON), named in spec.json
   versions.json      bigmodel, TensorFlow, Keras and Python versions
   checkpoints/       best.keras (by checkpoint.monitor) and last.keras, Keras format
   backup/            BackupAndRestore state: running train again resumes from here
@@ -32,7 +33,8 @@ from .errors import RunError, UsageError
 
 # Every file bigmodel writes in a run directory, as globs: --restart removes these only.
 OWN_FILES = (
-    "config.yaml", "spec.json", "versions.json", "results.json", "metrics.jsonl", "metrics.csv",
+    "config.yaml", "spec.json", "tokenizer.json", "versions.json", "results.json",
+    "metrics.jsonl", "metrics.csv",
     "checkpoints/epoch-*.keras", "checkpoints/best.keras", "checkpoints/last.keras",
     "checkpoints/best.json", "backup/state-*.json", "backup/state-*.weights.h5",
     "logs/train/events.out.tfevents.*", "logs/validation/events.out.tfevents.*",

@@ -1,6 +1,6 @@
 """The wordpiece tokenizer of a text corpus: learned from the training split only, its cache
 keyed by the vocabulary size, text round-trips up to its normalization, vocab_size checks, and
-a tiny gpt trained with it whose `generate` decodes words."""
+a tiny gpt trained with it whose `generate` decodes words (in-process and through the CLI)."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def test_text_round_trips_up_to_the_normalization(text, normalized):
 
 @pytest.mark.parametrize(("setting", "message"), [
     ("tokenizer: char, vocab_size: 500",
-     "data.vocab_size is for data.tokenizer: wordpiece, not char (its vocabulary is fixed); "
-     "remove it"),
+     "data.vocab_size is for data.tokenizer: wordpiece or bpe, not char (its vocabulary is "
+     "fixed); remove it"),
     ("tokenizer: wordpiece, vocab_size: 10",
      "data.vocab_size 10 is out of range; use 64 to 1048576"),
 ])
@@ -118,3 +118,10 @@ def test_a_tiny_gpt_trains_with_wordpiece_and_generate_decodes_words(tmp_path):
     rows = inference.predict(run_dir, ["the dog ran to the"], top_k=3)
     guesses = [guess["class"] for guess in rows[0]["top"]]
     assert set(guesses) <= set(WORDS[8:]), guesses  # a place follows "to the"
+
+    # Through the CLI, from an empty prompt: the first word has no space before it.
+    result = bigmodel("generate", run_dir, "--prompt", "", "--max-tokens", "12",
+                      "--temperature", "0", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert "12 tokens" in result.stderr
+    assert result.stdout[:1].isalpha() and result.stdout.split()[0] in WORDS, result.stdout

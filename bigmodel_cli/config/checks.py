@@ -31,7 +31,7 @@ def problems(config: Config, saved: bool = False) -> list[Problem]:
     """`saved`: the config of a run directory, whose model no longer needs its preset folder."""
     return [*optimizer_arguments(config), *monitors(config, validate_time_metrics(config)),
             *tfds_splits(config.data), *privacy_checks.problems(config),
-            *([] if saved else preset_folder(config.model))]
+            *([] if saved else [*preset_folder(config.model), *tokenizer_preset(config.data)])]
 
 
 def preset_folder(model) -> Iterator[Problem]:
@@ -42,6 +42,17 @@ def preset_folder(model) -> Iterator[Problem]:
         message = problem(model.preset)
         if message:
             yield ("model", "preset"), message
+
+
+def tokenizer_preset(data) -> Iterator[Problem]:
+    """data.tokenizer_preset names a folder holding a byte-level BPE tokenizer (a run keeps
+    its own copy, so a saved config is not checked)."""
+    if getattr(data, "tokenizer_preset", None):
+        from ..data.preset_tokenizer import problem
+
+        message = problem(data.tokenizer_preset)
+        if message:
+            yield ("data", "tokenizer_preset"), message
 
 
 # --- optimizer.args -----------------------------------------------------------------------

@@ -203,11 +203,15 @@ class TextCorpusData(FileData):
 
     source: Literal["text_corpus"]
     path: str = Field(description="a text file, a folder of them or a glob")
-    tokenizer: Literal["char", "byte", "wordpiece"] = Field(
+    tokenizer: Literal["char", "byte", "wordpiece", "bpe", "preset"] = Field(
         "char", description="char: the corpus's characters; byte: 256 byte values, any file; "
-                            "wordpiece: subwords learned from the training split")
+                            "wordpiece: subwords learned from the training split; bpe: "
+                            "byte-level BPE learned from it; preset: tokenizer_preset's")
     vocab_size: int | None = Field(
-        None, description="wordpiece: most pieces to learn (null: 2000); not for char/byte")
+        None, description="wordpiece, bpe: ids to learn (null: 2000); not for char/byte/preset")
+    tokenizer_preset: str | None = Field(
+        None, description="tokenizer: preset: a local keras-hub preset folder (GPT-2's) or "
+                          "Hugging Face folder with tokenizer.json; never downloaded")
     context_length: PositiveInt = Field(256, description="tokens the model sees at once")
     batch_size: PositiveInt = Field(32, description="global batch of windows")
     validation_split: Fraction = Field(0.1, description="the corpus's last share of tokens, "
@@ -222,12 +226,19 @@ class TextCorpusData(FileData):
 
     @model_validator(mode="after")
     def _check_vocab_size(self):
-        if self.vocab_size is not None and self.tokenizer != "wordpiece":
-            raise ValueError(f"data.vocab_size is for data.tokenizer: wordpiece, not "
+        if self.vocab_size is not None and self.tokenizer not in ("wordpiece", "bpe"):
+            raise ValueError(f"data.vocab_size is for data.tokenizer: wordpiece or bpe, not "
                              f"{self.tokenizer} (its vocabulary is fixed); remove it")
-        if self.vocab_size is not None and not 64 <= self.vocab_size <= 2**20:
-            raise ValueError(f"data.vocab_size {self.vocab_size} is out of range; use 64 to "
-                             "1048576 (e.g. 2000 for a small corpus, 8000-32000 for a large one)")
+        least = 257 if self.tokenizer == "bpe" else 64  # bpe: 256 bytes and padding at least
+        if self.vocab_size is not None and not least <= self.vocab_size <= 2**20:
+            raise ValueError(f"data.vocab_size {self.vocab_size} is out of range; use {least} "
+                             "to 1048576 (e.g. 2000 for a small corpus, 8000-32000 for a large "
+                             "one)")
+        if (self.tokenizer == "preset") != (self.tokenizer_preset is not None):
+            raise ValueError("data.tokenizer: preset needs data.tokenizer_preset (a folder)"
+                             if self.tokenizer == "preset" else
+                             "data.tokenizer_preset is for data.tokenizer: preset; remove it or "
+                             "set data.tokenizer: preset")
         return self
 
 

@@ -216,20 +216,27 @@ def differences(trained_input: InputSpec, trained_target: TargetSpec,
 
 
 def _class_differences(trained: list[str], now: list[str]) -> list[str]:
-    added = [name for name in now if name not in trained]
-    removed = [name for name in trained if name not in now]
+    known, current = set(trained), set(now)  # sets: a BPE vocabulary has ~50k tokens
+    added = [name for name in now if name not in known]
+    removed = [name for name in trained if name not in current]
     found = []
     if added:
-        found.append(f"class(es) {', '.join(added)} added")
+        found.append(f"class(es) {_listed(added)} added")
     if removed:
-        found.append(f"class(es) {', '.join(removed)} missing")
+        found.append(f"class(es) {_listed(removed)} missing")
     if not added and not removed and now != trained:
-        found.append(f"classes in another order ({', '.join(now)}; trained as "
-                     f"{', '.join(trained)}), so every label id means another class")
+        found.append(f"classes in another order ({_listed(now)}; trained as "
+                     f"{_listed(trained)}), so every label id means another class")
     elif found:
-        found[-1] += (f" (classes now {', '.join(now) or 'none'}; trained on "
-                      f"{', '.join(trained) or 'none'})")
+        found[-1] += (f" (classes now {_listed(now) or 'none'}; trained on "
+                      f"{_listed(trained) or 'none'})")
     return found
+
+
+def _listed(names: list[str], most: int = 20) -> str:
+    """Names joined by commas; past `most` (a vocabulary), the first ones and a count."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most:,} more"
 
 
 def _column_differences(trained: InputSpec, now: InputSpec) -> list[str]:

@@ -7,8 +7,10 @@ last fractions of that stream (nanoGPT keeps the last 10% for validation), or th
 hash of the files (path, size, modification time) and the tokenizer, so a second run, an
 evaluation or a resumed run reads them back without tokenizing again. Files are read in
 chunks, so a corpus larger than memory is fine; a byte that is not UTF-8 stops the load with
-the file and its offset (tokenizer: byte reads any bytes). A wordpiece vocabulary is learned
-from the training split's characters only, and the training split is then exactly their tokens.
+the file and its offset (tokenizer: byte reads any bytes). A wordpiece or bpe vocabulary is
+learned from the training split's characters only, and the training split is then exactly
+their tokens; a preset's tokenizer (data/preset_tokenizer.py) is read before the cache key,
+which holds its sha256.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import os
 from pathlib import Path
 
 from .. import atomic
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, RunError
 from ..tasks.names import LANGUAGE_MODELING
-from . import tokenizers
+from . import preset_tokenizer, tokenizers
 from .bad_files import BadFiles
+from .bpe import BPE, PRESET, ByteLevelBPE
 from .bundle import DataBundle
 from .spec import TOKENS, InputSpec, TargetSpec
 from .stores import files_key, human_bytes
@@ -32,6 +35,8 @@ from .wordpiece import DEFAULT_VOCAB_SIZE, WORDPIECE, WordPieceTokenizer
 
 CHUNK_BYTES = 1 << 24  # 16 MB read, checked and tokenized at a time
 FORMAT = 1  # of the cache folder; a new layout changes it
+LEARNED = {WORDPIECE: WordPieceTokenizer, BPE: ByteLevelBPE}  # from the training split
+SUBWORDS = (WORDPIECE, BPE, PRESET)  # read in chunks that end between words
 GROUPS = ("corpus", "validation", "test")  # the token files: the main corpus, given splits
 
 
@@ -97,32 +102,42 @@ def tokenized(groups: dict[str, list[Path]], data_config, console):
     """(tokenizer, {group: token file}, {group: token count, "dtype": ...}), from the cache
     or made now."""
     every_file = [path.resolve() for files in groups.values() for path in files]
-    learned = (data_config.vocab_size or DEFAULT_VOCAB_SIZE, data_config.validation_split,
-               data_config.test_split) if data_config.tokenizer == WORDPIECE else ()
-    key = files_key(every_file, FORMAT, data_config.tokenizer, sorted(groups),
-                    *(len(files) for files in groups.values()), *learned)
+    kind, given = data_config.tokenizer, None
+    if kind == PRESET:  # known by its contents: an edited preset is tokenized again
+        given = preset_tokenizer.load(data_config.tokenizer_preset)
+        identity = (given.identity,)
+    else:
+        identity = (data_config.vocab_size or DEFAULT_VOCAB_SIZE, data_config.validation_split,
+                    data_config.test_split) if kind in LEARNED else ()
+    key = files_key(every_file, FORMAT, kind, sorted(groups),
+                    *(len(files) for files in groups.values()), *identity)
     folder = Path(data_config.cache_dir or default_cache_dir()).expanduser() / key
     description = folder / "tokens.json"
     try:
         known = json.loads(description.read_text())
-    except (OSError, ValueError):
+        known["tokenizer"] = tokenizers.load_beside(known["tokenizer"], folder)
+    except (OSError, ValueError, KeyError, RunError):  # none yet, or half of one: make it
         known = None
     if known is None or not all((folder / f"{group}.bin").exists() for group in groups):
-        known = _tokenize(groups, data_config, folder, console)
-        atomic.write_text(description, json.dumps(known, indent=2) + "\n")
-    tokenizer = tokenizers.from_dict(known["tokenizer"])
+        known = _tokenize(groups, data_config, folder, console, given)
+        atomic.write_text(description, json.dumps(
+            {**known, "tokenizer": tokenizers.save_beside(known["tokenizer"], folder)},
+            indent=2) + "\n")
+    tokenizer = given or tokenizers.from_dict(known["tokenizer"])
     token_files = {group: folder / f"{group}.bin" for group in groups}
     return tokenizer, token_files, {**known["counts"], "dtype": known["dtype"]}
 
 
-def _tokenize(groups, data_config, folder: Path, console) -> dict:
+def _tokenize(groups, data_config, folder: Path, console, given=None) -> dict:
     kind, boundary = data_config.tokenizer, None
-    if kind == tokenizers.BYTE:
+    if given is not None:  # a preset's
+        tokenizer = given
+    elif kind == tokenizers.BYTE:
         tokenizer = tokenizers.ByteTokenizer()
-    elif kind == WORDPIECE:  # learned from the training split's text only
+    elif kind in LEARNED:  # learned from the training split's text only
         boundary = _training_characters(groups, data_config)
         corpus = groups["corpus"]
-        tokenizer = WordPieceTokenizer.learn(
+        tokenizer = LEARNED[kind].learn(
             lambda: (text for text, train in _word_chunks(_texts(corpus), boundary) if train),
             data_config.vocab_size or DEFAULT_VOCAB_SIZE)
     else:  # the characters of every file: a first pass that also finds invalid UTF-8
@@ -139,7 +154,7 @@ def _tokenize(groups, data_config, folder: Path, console) -> dict:
             count = train = 0
             if tokenizer.reads_bytes:
                 pieces = ((chunk, True) for chunk in _chunks(files))
-            elif kind == WORDPIECE:  # whole words per chunk, and the training split apart
+            elif kind in SUBWORDS:  # whole words per chunk, and the training split apart
                 pieces = _word_chunks(_texts(files), boundary if group == "corpus" else None)
             else:
                 pieces = ((text, True) for text in _texts(files))
@@ -166,8 +181,11 @@ def _training_characters(groups, data_config) -> int:
 
 
 def _word_chunks(texts, boundary: int | None):
-    """(text, in the training split) pieces of a text stream, each ending at whitespace (a
-    word cut by a read chunk would become two) and cut at character `boundary`."""
+    """(text, in the training split) pieces of a text stream, cut at character `boundary`
+    and otherwise only before a space or newline that follows a letter or digit: a word cut
+    by a read chunk would become two, and there the BPE splits (GPT-2's, and the one keras-hub
+    uses, which join a space to the word after it and punctuation to newlines after it) make
+    the same pieces of the parts as of the whole text."""
     seen, held, held_training = 0, "", True
     for text in texts:
         parts = [text[:boundary - seen], text[boundary - seen:]] \
@@ -178,12 +196,23 @@ def _word_chunks(texts, boundary: int | None):
                 yield held, held_training
                 held = ""
             held_training, seen, held = in_training, seen + len(part), held + part
-            end = max(held.rfind(" "), held.rfind("\n")) + 1
+            end = _last_cut(held)
             if end:
                 yield held[:end], in_training
                 held = held[end:]
     if held:
         yield held, held_training
+
+
+def _last_cut(text: str) -> int:
+    """The last index of a space or newline that follows a letter or digit (0: none), where
+    _word_chunks may end a piece."""
+    end = len(text)
+    while (found := max(text.rfind(" ", 0, end), text.rfind("\n", 0, end))) > 0:
+        if text[found - 1].isalnum():
+            return found
+        end = found  # after whitespace or punctuation: look before it
+    return 0
 
 
 def _chunks(files):

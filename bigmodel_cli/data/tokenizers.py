@@ -1,24 +1,34 @@
-"""Tokenizers of a text corpus: `char` (the corpus's characters), `byte` (256 ids) and
-`wordpiece` (learned subwords, data/wordpiece.py).
+"""Tokenizers of a text corpus: `char` (the corpus's characters), `byte` (256 ids),
+`wordpiece` (learned subwords, data/wordpiece.py), `bpe` (learned byte-level BPE) and
+`preset` (a preset's byte-level BPE, GPT-2's), both in data/bpe.py.
 
 Id 0 is padding in every vocabulary (the language-modeling loss masks it), so real tokens
 start at 1: `byte` maps byte b to id b + 1 (257 ids), `char` keeps id 1 for a character the
 corpus never had ('[UNK]', met only in prompts or in separate validation files). A tokenizer
-is plain values (`to_dict`), saved in the run's spec.json and rebuilt by `generate`.
+is plain values (`to_dict`), saved in the run's spec.json and rebuilt by `generate`; a BPE
+tokenizer's definition (GPT-2's: ~2 MB of vocabulary and merges) goes to a file of its own
+beside it, tokenizer.json, named in spec.json with its sha256 (`save_beside`, `load_beside`):
+spec.json stays readable, and the file is the `tokenizers` library's, readable by any tool.
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
+from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
+from ..errors import RunError
 from ..names import TEXT_SPECIAL_TOKENS
+from .bpe import BPE, PRESET, ByteLevelBPE
 from .wordpiece import WORDPIECE, WordPieceTokenizer
 
 CHAR, BYTE = "char", "byte"
-TOKENIZERS = (CHAR, BYTE, WORDPIECE)  # wordpiece: data/wordpiece.py
+TOKENIZERS = (CHAR, BYTE, WORDPIECE, BPE, PRESET)  # wordpiece.py, bpe.py
 PADDING, UNKNOWN = 0, 1
+TOKENIZER_FILE = "tokenizer.json"  # a BPE definition, beside spec.json or tokens.json
 
 
 class ByteTokenizer:
@@ -42,8 +52,9 @@ class ByteTokenizer:
     def decode(self, ids) -> str:
         return bytes(int(i) - 1 for i in ids if int(i) > 0).decode("utf-8", errors="replace")
 
-    def decoder(self):
-        """Text from ids one at a time, holding back an incomplete UTF-8 character."""
+    def decoder(self, start: bool = False):
+        """Text from ids one at a time, holding back an incomplete UTF-8 character (`start`:
+        nothing before; bytes carry their own spaces, so it changes nothing)."""
         incremental = codecs.getincrementaldecoder("utf-8")(errors="replace")
         return lambda token: incremental.decode(bytes([token - 1]) if token > 0 else b"")
 
@@ -83,7 +94,7 @@ class CharTokenizer:
         return "".join(tokens[int(i)] if int(i) > 1 else "" if int(i) == 0 else "\ufffd"
                        for i in ids)
 
-    def decoder(self):
+    def decoder(self, start: bool = False):
         return lambda token: self.decode([token])
 
     def to_dict(self) -> dict:
@@ -95,4 +106,34 @@ def from_dict(values: dict):
         return ByteTokenizer()
     if values["kind"] == WORDPIECE:
         return WordPieceTokenizer(values["vocabulary"])
+    if values["kind"] in (BPE, PRESET):
+        return ByteLevelBPE(values["kind"], values["definition"])
     return CharTokenizer(values["characters"])
+
+
+def save_beside(values: dict, folder: Path) -> dict:
+    """`to_dict()` values to write in a JSON file of `folder`: a BPE definition goes to
+    folder/tokenizer.json (atomically), the values keep its file name and sha256."""
+    if "definition" not in values:
+        return values
+    atomic.write_text(Path(folder) / TOKENIZER_FILE, values["definition"])
+    return {**{key: value for key, value in values.items() if key != "definition"},
+            "file": TOKENIZER_FILE}
+
+
+def load_beside(values: dict, folder: Path) -> dict:
+    """The values `save_beside` wrote, with the definition read back from its file; a file
+    missing or changed (its sha256) is a RunError naming it."""
+    if "file" not in values:
+        return values
+    path = Path(folder) / values["file"]
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RunError(f"{path}: cannot read the tokenizer ({error.strerror}); restore it "
+                       "from a copy of the run, or train again") from None
+    if hashlib.sha256(data).hexdigest() != values.get("sha256"):
+        raise RunError(f"{path}: not the tokenizer the model was trained with (its sha256 "
+                       "differs from the one recorded); restore it, or train again")
+    return {**{key: value for key, value in values.items() if key != "file"},
+            "definition": data.decode("utf-8")}

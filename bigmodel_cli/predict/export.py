@@ -66,6 +66,8 @@ def export(run_dir: Path, formats_wanted: list[str], output: Path | None, checkp
                     "name": config.name, **_facts(run, target, task, checkpoint)}
         atomic.write_text(staging / "export.json", json_text(manifest))
         shutil.copyfile(run.spec, staging / "spec.json")
+        if (run.path / "tokenizer.json").exists():  # a BPE tokenizer spec.json names
+            shutil.copyfile(run.path / "tokenizer.json", staging / "tokenizer.json")
         _publish(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

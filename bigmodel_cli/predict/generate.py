@@ -183,7 +183,7 @@ def generate(decoder: Decoder, tokenizer, prompt: str, max_tokens: int, sampling
              seed: int, write=None) -> Sample:
     """One sample; `write(text)` is called with each piece of text as soon as it is made."""
     ids = [int(i) for i in tokenizer.encode(prompt or "\n")]  # an empty prompt: a new line
-    decode = tokenizer.decoder()
+    decode = tokenizer.decoder(start=not prompt)  # no space before the first word of none
     rng = np.random.default_rng(seed)
     pieces, made = [], 0
     started = None

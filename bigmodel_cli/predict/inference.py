@@ -25,6 +25,10 @@ def load_run(run_dir: Path) -> tuple[RunDir, Config, InputSpec, TargetSpec]:
     run = RunDir(Path(run_dir)).require()
     config = config_module.load_saved(run.config)
     spec = read_json(run.spec)
+    if spec["input"].get("tokenizer"):  # a BPE definition is a file beside spec.json
+        from ..data import tokenizers
+
+        spec["input"]["tokenizer"] = tokenizers.load_beside(spec["input"]["tokenizer"], run.path)
     return run, config, InputSpec.from_dict(spec["input"]), TargetSpec.from_dict(spec["target"])
 
 

@@ -260,10 +260,14 @@ def _trainable_parameters(model) -> int:
 
 def _write_run_files(run: RunDir, config: Config, bundle, tf, keras) -> None:
     """What predict and a later resume read: the resolved config, the data's spec, versions."""
+    from ..data import tokenizers
+
     atomic.write_text(run.config, config_module.dump(config))
     cut = {"split_cut": bundle.split_cut} if bundle.split_cut else {}
-    write_json(run.spec, {"input": bundle.input_spec.to_dict(), "target": bundle.target.to_dict(),
-                          **cut})
+    spec_input = bundle.input_spec.to_dict()
+    if spec_input.get("tokenizer"):  # a BPE definition: in run/tokenizer.json, named here
+        spec_input["tokenizer"] = tokenizers.save_beside(spec_input["tokenizer"], run.path)
+    write_json(run.spec, {"input": spec_input, "target": bundle.target.to_dict(), **cut})
     write_json(run.versions, versions(tf, keras))
 
 
