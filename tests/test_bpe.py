@@ -103,23 +103,20 @@ training: {{epochs: {epochs}, steps_per_epoch: 20, tensorboard: false, jit_compi
 """
 
 
-def train(tmp_path, tokenizer: str, epochs: int = 2, in_process: bool = False):
-    """(run directory, val_loss per epoch) of a tiny gpt on the grammar's corpus."""
+def train(tmp_path, tokenizer: str, epochs: int = 2):
+    """(run directory, val_loss per epoch) of a tiny gpt on the grammar's corpus, trained in
+    this process (what `bigmodel train` runs; TensorFlow is loaded once for every test)."""
+    from rich.console import Console
+
+    from bigmodel_cli import config as config_module
+    from bigmodel_cli.train import runner
+
     (tmp_path / "corpus.txt").write_text(corpus_text(800))
     config = tmp_path / "lm.yaml"
     config.write_text(CONFIG.format(path=tmp_path / "corpus.txt", cache=tmp_path / "cache",
                                     tokenizer=tokenizer, epochs=epochs))
     run_dir = tmp_path / "run"
-    if in_process:  # TensorFlow is loaded here already: no second process to start
-        from rich.console import Console
-
-        from bigmodel_cli import config as config_module
-        from bigmodel_cli.train import runner
-
-        runner.train(config_module.load(config), run_dir, Console(file=io.StringIO()))
-    else:
-        result = bigmodel("train", config, "--run-dir", run_dir)
-        assert result.returncode == 0, result.stderr
+    runner.train(config_module.load(config), run_dir, Console(file=io.StringIO()))
     epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return run_dir, [epoch["val_loss"] for epoch in epochs]
 
@@ -140,7 +137,7 @@ def test_a_tiny_gpt_trains_with_bpe_and_generate_and_predict_decode_text(tmp_pat
     words = result.stdout.replace(".", " ").split()
     assert len(words) >= 6 and set(words[:-1]) <= set(WORDS), result.stdout
     assert "\n" in result.stdout.strip()  # sentences end with a newline, decoded
-    from bigmodel_cli.predict import inference  # in this process: the CLI's is test_lm's
+    from bigmodel_cli.predict import inference  # the rows `bigmodel predict` prints
 
     rows = inference.predict(run_dir, ["the dog ran to the"], top_k=3)
     guesses = [guess["class"] for guess in rows[0]["top"]]
@@ -220,7 +217,7 @@ def test_a_tiny_gpt_trains_with_a_preset_and_the_cache_follows_its_contents(
         keras_hub_preset, tmp_path):
     folder, _ = keras_hub_preset
     run_dir, losses = train(tmp_path, f"tokenizer: preset, tokenizer_preset: {folder}",
-                            epochs=1, in_process=True)
+                            epochs=1)
     assert math.isfinite(losses[-1])
     from bigmodel_cli.predict import generate
 
