@@ -15,7 +15,7 @@ import pytest
 from cli_runner import bigmodel
 from test_lm import WORDS, corpus_text, data_config
 
-from bigmodel_cli.data import preset_tokenizer, text_corpus, tokenizers
+from bigmodel_cli.data import bpe, preset_tokenizer, text_corpus, tokenizers
 from bigmodel_cli.data.bpe import ByteLevelBPE, byte_of_character
 from bigmodel_cli.errors import ConfigError
 
@@ -174,7 +174,8 @@ def keras_hub_preset(tmp_path_factory):
     return folder, layer
 
 
-def test_a_keras_hub_preset_tokenizes_as_keras_hub_does(keras_hub_preset, tmp_path):
+def test_a_keras_hub_preset_tokenizes_as_keras_hub_does(keras_hub_preset, tmp_path,
+                                                       monkeypatch):
     from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
 
     folder, layer = keras_hub_preset
@@ -187,6 +188,11 @@ def test_a_keras_hub_preset_tokenizes_as_keras_hub_does(keras_hub_preset, tmp_pa
         assert list(ids - 1) == [int(i) for i in layer.tokenize(text)], text
         assert tokenizer.decode(ids) == layer.detokenize(ids - 1) == text
     assert tokenizer.tokens()[1 + layer.token_to_id("Ġhouse")] == " house"
+    # Long text is encoded in pieces cut between words: the same ids as in one piece.
+    long = "".join(ODD_TEXTS) * 3 + corpus_text(20) + "a.\nb x.  y 12 345\n\n z"
+    monkeypatch.setattr(bpe, "PIECE_CHARACTERS", 7)
+    assert len(list(bpe.between_words(long))) > 30
+    assert list(tokenizer.encode(long) - 1) == [int(i) for i in layer.tokenize(long)]
     assert list(tokenizer.encode("<|endoftext|>")) == [1 + layer.end_token_id]
     # A preset that is not byte-level BPE is one line naming the folder.
     (tmp_path / "tokenizer.json").write_text(json.dumps({"model": {"type": "WordPiece"}}))
@@ -195,7 +201,7 @@ def test_a_keras_hub_preset_tokenizes_as_keras_hub_does(keras_hub_preset, tmp_pa
         preset_tokenizer.load(str(tmp_path))
 
 
-def test_a_hugging_face_tokenizer_json_is_read_as_its_library_reads_it(tmp_path):
+def test_a_hugging_face_tokenizer_json_is_read_as_its_library_reads_it(tmp_path, monkeypatch):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
     merges = [tuple(merge.split()) for merge in MERGES]
@@ -204,7 +210,8 @@ def test_a_hugging_face_tokenizer_json_is_read_as_its_library_reads_it(tmp_path)
     library.decoder = decoders.ByteLevel()
     library.save(str(tmp_path / "tokenizer.json"))
     tokenizer = preset_tokenizer.load(str(tmp_path))
-    for text in ["the cat, the house", *ODD_TEXTS]:
+    monkeypatch.setattr(bpe, "PIECE_CHARACTERS", 7)  # in pieces: as the library does whole
+    for text in ["the cat, the house", *ODD_TEXTS, "".join(ODD_TEXTS) * 3]:
         ids = tokenizer.encode(text)
         assert list(ids - 1) == library.encode(text).ids and tokenizer.decode(ids) == text
     library.pre_tokenizer = pre_tokenizers.Whitespace()  # drops spaces: not byte-level

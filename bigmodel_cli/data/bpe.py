@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import re
 
 import numpy as np
 
@@ -26,7 +27,11 @@ from ..extras import require
 from ..names import TEXT_SPECIAL_TOKENS
 
 BPE, PRESET = "bpe", "preset"
-MIN_VOCAB_SIZE = 257  # the 256 byte values and padding: no merge learned yet
+# Text goes to the library in pieces of about this many characters, cut between words, as
+# one batch: it spreads a batch over the cores. Measured on 2 cores, 9.3 MB of pydoc text:
+# 8.2 s as one string, 3.9 s without offsets (encode_batch_fast), 2.0 s in 1 MB pieces.
+PIECE_CHARACTERS = 1 << 20
+AFTER_WORD = re.compile(r"[^\W_](?=[ \n])")  # a letter or digit before a space or newline
 
 
 def byte_of_character() -> dict[str, int]:
@@ -65,7 +70,8 @@ class ByteLevelBPE:
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size - 1, show_progress=False, special_tokens=[],
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # every byte, seen or not
-        tokenizer.train_from_iterator(make_texts(), trainer)
+        tokenizer.train_from_iterator(
+            (piece for text in make_texts() for piece in between_words(text)), trainer)
         return cls(BPE, tokenizer.to_str())
 
     @property
@@ -87,8 +93,9 @@ class ByteLevelBPE:
         if not text:
             return np.zeros(0, dtype=np.int32)
         # No special tokens added: a corpus chunk or a prompt is text, not a whole document.
-        ids = self._tokenizer.encode(text, add_special_tokens=False).ids
-        return np.asarray(ids, dtype=np.int32) + 1
+        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
+        encodings = encode(list(between_words(text)), add_special_tokens=False)
+        return np.concatenate([np.asarray(one.ids, dtype=np.int32) for one in encodings]) + 1
 
     def decode(self, ids) -> str:
         pieces = self._pieces
@@ -104,6 +111,34 @@ class ByteLevelBPE:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "definition": self.definition, "sha256": self.identity}
+
+
+def between_words(text: str, size: int | None = None):
+    """`text` in pieces of about `size` characters (PIECE_CHARACTERS), each cut by last_cut:
+    the library splits the pieces into the same words as the whole text."""
+    size = size or PIECE_CHARACTERS
+    while len(text) > size:
+        cut = last_cut(text[:size])
+        if not cut:  # a word longer than `size`: the first place after it, else the rest
+            found = AFTER_WORD.search(text, size)
+            cut = found.end() if found else len(text)
+        yield text[:cut]
+        text = text[cut:]
+    if text:
+        yield text
+
+
+def last_cut(text: str) -> int:
+    """The last index of a space or newline that follows a letter or digit (0: none): there
+    the byte-level splits (GPT-2's, and the one keras-hub uses) end a word, and start the next
+    the same way whatever came before, because they join a space to the word after it and
+    punctuation, not letters, to the newlines after it."""
+    end = len(text)
+    while (found := max(text.rfind(" ", 0, end), text.rfind("\n", 0, end))) > 0:
+        if text[found - 1].isalnum():
+            return found
+        end = found  # after whitespace or punctuation: look before it
+    return 0
 
 
 def _token_bytes(tokenizer, definition: str, where: str) -> list[bytes]:

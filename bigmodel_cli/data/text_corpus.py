@@ -26,7 +26,7 @@ from ..errors import ConfigError, DataError, RunError
 from ..tasks.names import LANGUAGE_MODELING
 from . import preset_tokenizer, tokenizers
 from .bad_files import BadFiles
-from .bpe import BPE, PRESET, ByteLevelBPE
+from .bpe import BPE, PRESET, ByteLevelBPE, last_cut
 from .bundle import DataBundle
 from .spec import TOKENS, InputSpec, TargetSpec
 from .stores import files_key, human_bytes
@@ -182,10 +182,8 @@ def _training_characters(groups, data_config) -> int:
 
 def _word_chunks(texts, boundary: int | None):
     """(text, in the training split) pieces of a text stream, cut at character `boundary`
-    and otherwise only before a space or newline that follows a letter or digit: a word cut
-    by a read chunk would become two, and there the BPE splits (GPT-2's, and the one keras-hub
-    uses, which join a space to the word after it and punctuation to newlines after it) make
-    the same pieces of the parts as of the whole text."""
+    and otherwise only where bpe.last_cut finds: a word cut by a read chunk would become
+    two, and there a BPE split makes the same words of the parts as of the whole text."""
     seen, held, held_training = 0, "", True
     for text in texts:
         parts = [text[:boundary - seen], text[boundary - seen:]] \
@@ -196,23 +194,12 @@ def _word_chunks(texts, boundary: int | None):
                 yield held, held_training
                 held = ""
             held_training, seen, held = in_training, seen + len(part), held + part
-            end = _last_cut(held)
+            end = last_cut(held)
             if end:
                 yield held[:end], in_training
                 held = held[end:]
     if held:
         yield held, held_training
-
-
-def _last_cut(text: str) -> int:
-    """The last index of a space or newline that follows a letter or digit (0: none), where
-    _word_chunks may end a piece."""
-    end = len(text)
-    while (found := max(text.rfind(" ", 0, end), text.rfind("\n", 0, end))) > 0:
-        if text[found - 1].isalnum():
-            return found
-        end = found  # after whitespace or punctuation: look before it
-    return 0
 
 
 def _chunks(files):
