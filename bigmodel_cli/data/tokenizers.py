@@ -6,7 +6,7 @@ Id 0 is padding in every vocabulary (the language-modeling loss masks it), so re
 start at 1: `byte` maps byte b to id b + 1 (257 ids), `char` keeps id 1 for a character the
 corpus never had ('[UNK]', met only in prompts or in separate validation files). A tokenizer
 is plain values (`to_dict`), saved in the run's spec.json and rebuilt by `generate`; a BPE
-tokenizer's definition (GPT-2's: ~2 MB of vocabulary and merges) goes to a file of its own
+tokenizer's definition (GPT-2's: ~1.4 MB of vocabulary and merges) goes to a file of its own
 beside it, tokenizer.json, named in spec.json with its sha256 (`save_beside`, `load_beside`):
 spec.json stays readable, and the file is the `tokenizers` library's, readable by any tool.
 """
