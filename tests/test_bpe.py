@@ -194,6 +194,17 @@ def test_a_keras_hub_preset_tokenizes_as_keras_hub_does(keras_hub_preset, tmp_pa
     assert len(list(bpe.between_words(long))) > 30
     assert list(tokenizer.encode(long) - 1) == [int(i) for i in layer.tokenize(long)]
     assert list(tokenizer.encode("<|endoftext|>")) == [1 + layer.end_token_id]
+    # A whole model preset, as keras-hub ships gpt2_base_en (config.json: a backbone), is
+    # read through Tokenizer.from_preset: the same tokenizer.
+    import keras_hub
+
+    whole = tmp_path / "gpt2_model"
+    keras_hub.models.GPT2Backbone(vocabulary_size=layer.vocabulary_size(), num_layers=1,
+                                  num_heads=1, hidden_dim=4, intermediate_dim=8,
+                                  max_sequence_length=8).save_to_preset(str(whole))
+    layer.save_to_preset(str(whole))
+    assert (whole / "config.json").exists()
+    assert preset_tokenizer.load(str(whole)).identity == tokenizer.identity
     # A preset that is not byte-level BPE is one line naming the folder.
     (tmp_path / "tokenizer.json").write_text(json.dumps({"model": {"type": "WordPiece"}}))
     with pytest.raises(ConfigError, match="is a Hugging Face WordPiece tokenizer; only "
