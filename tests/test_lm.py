@@ -113,8 +113,9 @@ def test_token_windows_are_exactly_the_ones_asked_for(tmp_path):
 
 # --- the model -----------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tiny_gpt():
+def tiny_model(**settings):
+    """(a 2-layer gpt of width 32 over 12 characters, built with seed 5, its tokenizer);
+    `settings` override GptConfig fields (tests/test_rotary.py: positions, num_layers)."""
     from bigmodel_cli import models
     from bigmodel_cli.config.schema import GptConfig
     from bigmodel_cli.data.spec import InputSpec, TargetSpec
@@ -123,15 +124,24 @@ def tiny_gpt():
     spec = InputSpec(kind="tokens", shape=(12,), dtype="int32", vocab_size=tokenizer.vocab_size,
                      sequence_length=12, tokenizer=tokenizer.to_dict())
     target = TargetSpec("language_modeling", tokenizer.tokens())
-    config = GptConfig(family="gpt", size="tiny", num_layers=2, embed_dim=32)
+    config = GptConfig(**{"family": "gpt", "size": "tiny", "num_layers": 2, "embed_dim": 32,
+                          **settings})
     import keras
 
     keras.utils.set_random_seed(5)
     return models.build_model(spec, target, config), tokenizer
 
 
+@pytest.fixture(scope="module")
+def tiny_gpt():
+    return tiny_model()
+
+
 def test_changing_a_token_changes_no_output_before_it(tiny_gpt):
-    model, tokenizer = tiny_gpt
+    assert_causal(*tiny_gpt)
+
+
+def assert_causal(model, tokenizer):
     ids = np.random.default_rng(0).integers(2, tokenizer.vocab_size, (1, 12)).astype(np.int32)
     before = model.predict(ids, verbose=0)
     for position in (3, 7, 11):
@@ -143,31 +153,44 @@ def test_changing_a_token_changes_no_output_before_it(tiny_gpt):
 
 
 def test_cached_greedy_generation_equals_full_recomputation(tiny_gpt):
+    model, tokenizer = tiny_gpt
+    cached, full = greedy_cached_and_full(model, [int(i) for i in tokenizer.encode("the cat")],
+                                          5, 12)
+    assert cached == full
+
+
+def greedy_cached_and_full(model, prompt: list[int], count: int, context: int, decoder=None):
+    """`count` greedy tokens after `prompt` from generate's key/value cache (`decoder`, or a
+    new generate.Decoder), and the same from the whole window through the model for every
+    token; past a full context both start again from the last half of the text."""
     from bigmodel_cli.predict import generate
 
-    model, tokenizer = tiny_gpt
-    prompt = [int(i) for i in tokenizer.encode("the cat")]
-    cached = list(generate.Decoder(model, 12).tokens(prompt, 5, generate.Sampling(0.0),
-                                                     np.random.default_rng(0)))
-    full = list(prompt)
-    for _ in range(5):  # the whole sequence through the model for every new token
-        padded = np.zeros((1, 12), np.int32)
-        padded[0, :len(full)] = full
-        logits = model.predict(padded, verbose=0)[0, len(full) - 1]
+    decoder = decoder or generate.Decoder(model, context)
+    cached = list(decoder.tokens(prompt, count, generate.Sampling(0.0), np.random.default_rng(0)))
+    text = list(prompt)
+    window = list(text) if len(text) <= context else text[-(context // 2):]
+    for _ in range(count):
+        padded = np.zeros((1, context), np.int32)
+        padded[0, :len(window)] = window
+        logits = np.array(model(padded, training=False)[0, len(window) - 1])
         logits[0] = -np.inf
-        full.append(int(np.argmax(logits)))
-    assert cached == full[len(prompt):]
+        text.append(int(np.argmax(logits)))
+        window = window + text[-1:] if len(window) < context else text[-(context // 2):]
+    return cached, text[len(prompt):]
 
 
 def test_the_flops_count_is_six_n_plus_attention(tiny_gpt):
+    assert_six_n_plus_attention(tiny_gpt[0], layers=2, context=12, width=32)
+
+
+def assert_six_n_plus_attention(model, layers: int, context: int, width: int):
     from bigmodel_cli.train import flops
 
-    model, _ = tiny_gpt
     # Weights used in matrix products: everything but positions, norms and biases.
     matrices = sum(int(np.prod(w.shape)) for w in model.weights
                    if len(w.shape) == 2 and "positions" not in w.path)
-    per_token = flops.estimate(model).training_flops / 12
-    assert per_token == 6 * matrices + 12 * 2 * 12 * 32
+    per_token = flops.estimate(model).training_flops / context
+    assert per_token == 6 * matrices + 12 * layers * context * width
 
 
 # --- training, resume, evaluate, generate (the CLI) ----------------------------------------------

@@ -141,6 +141,9 @@ class GptConfig(Section):
     ff_dim: PositiveInt | None = Field(None, description="null: 4 x embed_dim")
     dropout: Fraction = 0.0
     tie_embeddings: bool = Field(True, description="the output projection is the embedding")
+    positions: Literal["learned", "rotary"] = Field(
+        "learned", description="learned: a vector per position added to the tokens; rotary: "
+                               "queries and keys rotated by position (RoPE), no weights")
 
     @model_validator(mode="after")
     def _fill_from_size(self):
@@ -152,6 +155,11 @@ class GptConfig(Section):
         if self.embed_dim % self.num_heads:
             raise ValueError(
                 f"embed_dim {self.embed_dim} must divide by num_heads {self.num_heads}")
+        if self.positions == "rotary" and (self.embed_dim // self.num_heads) % 2:
+            raise ValueError(  # rotary turns pairs of features
+                f"positions: rotary needs an even head width; embed_dim {self.embed_dim} / "
+                f"num_heads {self.num_heads} is {self.embed_dim // self.num_heads}; choose "
+                "num_heads to make it even")
         return self
 
 

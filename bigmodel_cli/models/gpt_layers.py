@@ -14,6 +14,8 @@ import math
 import keras
 from keras import ops
 
+from . import rotary as rope
+
 PACKAGE = "bigmodel"
 INITIALIZER_STD = 0.02  # GPT-2's: normal(0, 0.02) for embeddings and projections
 
@@ -93,13 +95,16 @@ class CausalBlock(keras.layers.Layer):
 
     Queries, keys and values come from one fused projection (one matmul instead of three).
     Dropout is on the residual branches (as nanoGPT's `resid_dropout`); attention weights
-    are not dropped, which keeps Keras' fused attention path."""
+    are not dropped, which keeps Keras' fused attention path. With `rotary`, queries and keys
+    are rotated by their position (rotary.py) before attention; the cache keeps the keys
+    rotated, so a step rotates only its own query and key. `rotary` defaults to False, the
+    config of a block saved before it existed."""
 
     def __init__(self, embed_dim: int, num_heads: int, ff_dim: int, dropout: float = 0.0,
-                 num_layers: int = 1, **kwargs):
+                 num_layers: int = 1, rotary: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.embed_dim, self.num_heads, self.ff_dim = embed_dim, num_heads, ff_dim
-        self.dropout, self.num_layers = dropout, num_layers
+        self.dropout, self.num_layers, self.rotary = dropout, num_layers, rotary
         self.head_dim = embed_dim // num_heads
         # GPT-2 scales the projections into the residual stream by 1/sqrt(2 x layers).
         residual = _normal(INITIALIZER_STD / math.sqrt(2 * num_layers))
@@ -122,11 +127,16 @@ class CausalBlock(keras.layers.Layer):
         self.mlp_in.build(input_shape)
         self.mlp_out.build((*input_shape[:-1], self.ff_dim))
 
-    def _heads(self, x):
-        """(batch, length, 3 x width) -> query, key, value, each (batch, length, heads, dim)."""
+    def _heads(self, x, start=0):
+        """(batch, length, width) at positions start, start + 1, ... -> query, key, value,
+        each (batch, length, heads, dim), the query and key rotated there if rotary."""
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_dim))
-        return qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        if self.rotary:
+            positions = ops.cast(start, "int32") + ops.arange(length, dtype="int32")
+            query, key = rope.rotate(query, positions), rope.rotate(key, positions)
+        return query, key, value
 
     def _finish(self, x, attended, training):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
@@ -140,16 +150,18 @@ class CausalBlock(keras.layers.Layer):
         attended = ops.dot_product_attention(query, key, value, is_causal=True)
         return self._finish(inputs, attended, training)
 
-    def prefill(self, inputs):
-        """The whole prompt at once: the outputs and its keys and values for the cache."""
-        query, key, value = self._heads(self.attention_norm(inputs))
+    def prefill(self, inputs, start=0):
+        """The whole prompt at once: the outputs and its keys and values for the cache.
+        `start` is the first input's position (rotary only; learned positions are added
+        before the blocks): generate.py always starts at 0, tests/test_rotary.py shifts it."""
+        query, key, value = self._heads(self.attention_norm(inputs), start)
         attended = ops.dot_product_attention(query, key, value, is_causal=True)
         return self._finish(inputs, attended, False), key, value
 
     def step(self, inputs, key_cache, value_cache, index):
         """One new position at `index` against the cache (batch, capacity, heads, dim);
         returns its output and the updated caches."""
-        query, key, value = self._heads(self.attention_norm(inputs))
+        query, key, value = self._heads(self.attention_norm(inputs), index)
         # A select, not a dynamic slice update: XLA compiles this once for every index.
         positions = ops.arange(ops.shape(key_cache)[1])
         here = ops.reshape(positions == index, (1, -1, 1, 1))
@@ -170,4 +182,4 @@ class CausalBlock(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "embed_dim": self.embed_dim,
                 "num_heads": self.num_heads, "ff_dim": self.ff_dim, "dropout": self.dropout,
-                "num_layers": self.num_layers}
+                "num_layers": self.num_layers, "rotary": self.rotary}

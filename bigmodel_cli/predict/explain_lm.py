@@ -42,15 +42,8 @@ class Forward:
     def __init__(self, model):
         from ..models import gpt
 
-        names = {layer.name for layer in model.layers}
-        self.embedding = model.get_layer(gpt.EMBEDDING)
-        self.positions = model.get_layer(gpt.POSITIONS)
-        self.final_norm = model.get_layer(gpt.FINAL_NORM)
-        self.output = (model.get_layer(gpt.OUTPUT_PROJECTION)
-                       if gpt.OUTPUT_PROJECTION in names else None)
-        self.blocks = []
-        while gpt.block_name(len(self.blocks)) in names:
-            self.blocks.append(model.get_layer(gpt.block_name(len(self.blocks))))
+        self.parts = gpt.Parts.of(model)
+        self.embedding = self.parts.embedding
 
     def embed(self, ids: np.ndarray) -> np.ndarray:
         return np.asarray(self.embedding(np.asarray(ids, np.int32)[None]), np.float32)[0]
@@ -60,13 +53,10 @@ class Forward:
         token after the last position (dropout is off in inference: not run)."""
         import tensorflow as tf
 
-        hidden = self.positions(tf.cast(points, self.embedding.compute_dtype))
-        for block in self.blocks:
+        hidden = self.parts.place(tf.cast(points, self.embedding.compute_dtype))
+        for block in self.parts.blocks:
             hidden = block(hidden, training=False)
-        hidden = self.final_norm(hidden[:, -1:])
-        logits = self.output(hidden) if self.output is not None \
-            else self.embedding(hidden, reverse=True)
-        logits = tf.cast(logits[:, 0], tf.float32)
+        logits = tf.cast(self.parts.logits(hidden[:, -1:])[:, 0], tf.float32)
         padding = tf.one_hot(PADDING_ID, tf.shape(logits)[-1], on_value=-np.inf, off_value=0.0)
         return tf.nn.softmax(logits + padding)
 

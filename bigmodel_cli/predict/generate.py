@@ -68,15 +68,8 @@ class Decoder:
         from ..models import gpt
 
         self.context = context_length
-        self.embedding = model.get_layer(gpt.EMBEDDING)
-        self.positions = model.get_layer(gpt.POSITIONS)
-        self.final_norm = model.get_layer(gpt.FINAL_NORM)
-        names = {layer.name for layer in model.layers}
-        self.output = (model.get_layer(gpt.OUTPUT_PROJECTION)
-                       if gpt.OUTPUT_PROJECTION in names else None)
-        self.blocks = []
-        while gpt.block_name(len(self.blocks)) in names:
-            self.blocks.append(model.get_layer(gpt.block_name(len(self.blocks))))
+        self.parts = gpt.Parts.of(model)
+        self.blocks = self.parts.blocks
         block = self.blocks[0]
         self.cache_shape = (1, context_length, block.num_heads, block.head_dim)
         # XLA: one fused program per step. Measured on 2 CPU cores (small, context 64):
@@ -92,10 +85,7 @@ class Decoder:
         """The float32 logits of the one position in `hidden` (1, 1, width)."""
         import tensorflow as tf
 
-        hidden = self.final_norm(hidden)
-        logits = self.output(hidden) if self.output is not None \
-            else self.embedding(hidden, reverse=True)
-        return tf.cast(logits[:, -1], tf.float32)
+        return tf.cast(self.parts.logits(hidden)[:, -1], tf.float32)
 
     def _prefill(self, ids, length):
         """ids (1, context), real up to `length` -> logits of the token after them, and the
@@ -103,7 +93,7 @@ class Decoder:
         its keys and values in the cache are overwritten one by one before they are seen."""
         import tensorflow as tf
 
-        hidden = self.positions(self.embedding(ids))
+        hidden = self.parts.place(self.parts.embedding(ids))
         caches = []
         for block in self.blocks:
             hidden, key, value = block.prefill(hidden)
@@ -113,7 +103,7 @@ class Decoder:
 
     def _step(self, token, caches, index):
         """token (1, 1) at position `index` -> logits of the next token, updated caches."""
-        hidden = self.positions(self.embedding(token), start=index)
+        hidden = self.parts.place(self.parts.embedding(token), start=index)
         updated = []
         for number, block in enumerate(self.blocks):
             hidden, key, value = block.step(hidden, caches[2 * number], caches[2 * number + 1],
@@ -140,7 +130,10 @@ class Decoder:
             token = choose(logits.numpy()[0], sampling, rng)
             yield token
             text.append(token)
-            if index == self.context:  # full: start again from the last half of the text
+            # Full: start again from the last half of the text, at positions 0, 1, ... as in
+            # training. Learned positions know no others; rotary ones only see differences,
+            # and angles past the context were never trained on.
+            if index == self.context:
                 logits, caches = prefill(text[-keep:])
                 index = keep
             else:
