@@ -5,7 +5,7 @@ of step s come from a stateless generator seeded with (seed, s), so the stream e
 step is the stream an uninterrupted run reads from that step on (exact resume costs no
 skipping), and the corpus may be far larger than memory (only the windows read are paged in).
 Evaluation reads the split's disjoint windows in order. Each window becomes the pair
-(inputs = tokens[:-1], labels = tokens[1:]).
+(inputs = tokens[:-1], labels = tokens[1:]). `predict` reads the last window of each text.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from . import tokenizers
 
 SEED_MODULUS = 2**31 - 1
 
@@ -97,3 +99,17 @@ class TokenWindows:
         options.deterministic = True
         return offsets.map(pairs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
             tf.data.AUTOTUNE).with_options(options)
+
+
+def last_positions(texts: list[str], spec) -> tuple[list[str], np.ndarray, list[int]]:
+    """`predict` on a language model: each text as ids (its last context_length, padded at
+    the end) and the position of its last token, whose logits give the next token."""
+    tokenizer = tokenizers.from_dict(spec.tokenizer)
+    length = spec.shape[0]
+    batch = np.zeros((len(texts), length), np.int32)
+    last = []
+    for row, text in enumerate(texts):
+        ids = tokenizer.encode(text or "\n")[-length:]
+        batch[row, :len(ids)] = ids
+        last.append(len(ids) - 1)
+    return list(texts), batch, last

@@ -190,17 +190,3 @@ def generate(decoder: Decoder, tokenizer, prompt: str, max_tokens: int, sampling
             write(piece)
     seconds = time.perf_counter() - started if started is not None else 0.0
     return Sample(prompt, "".join(pieces), made, seconds, seed)
-
-
-def last_positions(texts: list[str], spec) -> tuple[list[str], np.ndarray, list[int]]:
-    """`predict` on a language model: each text as ids (its last context_length, padded at
-    the end) and the position of its last token, whose logits give the next token."""
-    tokenizer = tokenizers.from_dict(spec.tokenizer)
-    length = spec.shape[0]
-    batch = np.zeros((len(texts), length), np.int32)
-    last = []
-    for row, text in enumerate(texts):
-        ids = tokenizer.encode(text or "\n")[-length:]
-        batch[row, :len(ids)] = ids
-        last.append(len(ids) - 1)
-    return list(texts), batch, last

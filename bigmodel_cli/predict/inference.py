@@ -125,7 +125,7 @@ def predict(run_dir: Path, arguments: list[str], top_k: int = 3,
     task = tasks.resolve(target, config.model.task)
     import_tensorflow(verbose)  # images are decoded with TensorFlow: load it quietly first
     if spec.tokenizer:  # a language model: each input is a text, the row its next tokens
-        from .generate import last_positions
+        from ..data.token_windows import last_positions
 
         labels, batch, last = last_positions(arguments, spec)
         outputs = np.asarray(load_model(run, verbose, unsafe).predict(batch, verbose=0))
