@@ -108,16 +108,24 @@ class CausalBlock(keras.layers.Layer):
         self.head_dim = embed_dim // num_heads
         # GPT-2 scales the projections into the residual stream by 1/sqrt(2 x layers).
         residual = _normal(INITIALIZER_STD / math.sqrt(2 * num_layers))
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="attention_norm")
-        self.qkv = keras.layers.Dense(3 * embed_dim, kernel_initializer=_normal(), name="qkv")
+        # The block's own policy, not the global one: a loaded mixed-precision model is
+        # rebuilt under float32, and float32 sublayers would not add to the bfloat16 stream.
+        policy = self.dtype_policy
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy,
+                                                              name="attention_norm")
+        self.qkv = keras.layers.Dense(3 * embed_dim, kernel_initializer=_normal(), dtype=policy,
+                                      name="qkv")
         self.attention_output = keras.layers.Dense(embed_dim, kernel_initializer=residual,
-                                                   name="attention_output")
-        self.mlp_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="mlp_norm")
+                                                   dtype=policy, name="attention_output")
+        self.mlp_norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy,
+                                                        name="mlp_norm")
         self.mlp_in = keras.layers.Dense(ff_dim, activation="gelu", kernel_initializer=_normal(),
-                                         name="mlp_in")
-        self.mlp_out = keras.layers.Dense(embed_dim, kernel_initializer=residual, name="mlp_out")
-        self.attention_dropout = keras.layers.Dropout(dropout, name="attention_dropout")
-        self.mlp_dropout = keras.layers.Dropout(dropout, name="mlp_dropout")
+                                         dtype=policy, name="mlp_in")
+        self.mlp_out = keras.layers.Dense(embed_dim, kernel_initializer=residual, dtype=policy,
+                                          name="mlp_out")
+        self.attention_dropout = keras.layers.Dropout(dropout, dtype=policy,
+                                                      name="attention_dropout")
+        self.mlp_dropout = keras.layers.Dropout(dropout, dtype=policy, name="mlp_dropout")
 
     def build(self, input_shape):
         self.attention_norm.build(input_shape)
