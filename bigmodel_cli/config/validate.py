@@ -70,7 +70,8 @@ def describe(report: dict) -> list[str]:
     per_replica = report["batch_size"] // report["replicas"]
     return [
         f"strategy    {report['strategy']}, {report['replicas']} replica(s), global batch "
-        f"{report['batch_size']}, {report['precision']}",
+        f"{report['batch_size']}, {report['precision']}"
+        + (f" (auto: {report['precision_reason']})" if report.get("precision_reason") else ""),
         f"input       {report['input']}, task {report['task']}",
         f"parameters  {report['parameters']:,} ({report['trainable_parameters']:,} trainable"
         f"{_frozen(report)})",

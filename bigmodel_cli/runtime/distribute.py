@@ -245,7 +245,7 @@ STRATEGY_NAMES = {"_DefaultDistributionStrategy": "DefaultStrategy",
 
 
 def describe(strategy, batch_size: int, precision: str = "float32",
-             role: tuple[int, int] = (0, 1)) -> dict:
+             role: tuple[int, int] = (0, 1), precision_reason: str | None = None) -> dict:
     replicas = strategy.num_replicas_in_sync
     worker, workers = role
     return {
@@ -256,6 +256,7 @@ def describe(strategy, batch_size: int, precision: str = "float32",
         "global_batch": batch_size,
         "per_replica_batch": batch_size // replicas,
         "precision": precision,
+        "precision_reason": precision_reason,  # why `mixed_precision: auto` chose it
     }
 
 

@@ -3,6 +3,13 @@
 The layers keep the policy they were built with (and save it), and the output layer is always
 float32 (a task's head, tasks/base.py), so predictions and the loss stay float32. With
 mixed_float16, Keras' `compile` wraps the optimizer in a LossScaleOptimizer by itself.
+
+On a CPU, `auto` picks bfloat16 only for the families measured faster with it (README
+"Performance"), and only where a bf16 matmul probe, measured once per machine and cached
+(train/performance.py), runs well above float32: CPUs with bf16 matrix units (AMX) run it
+several times faster, CPUs without them several times slower. The probe decides, never the
+CPU's name or flags, and the other families keep float32 on every CPU, so their numbers do
+not depend on the machine.
 """
 
 from __future__ import annotations
@@ -14,26 +21,58 @@ POLICIES = {"off": "float32", "mixed_float16": "mixed_float16",
 
 # float16 pays off on GPUs with tensor cores: compute capability 7.0 (Volta) and newer.
 FLOAT16_COMPUTE_CAPABILITY = (7, 0)
+# Families that auto runs in bfloat16 on a CPU whose probe passes: measured faster at the same
+# validation loss (README "Performance"). Kept short on purpose: each family added here
+# trains with other numerics on AMX machines than on the others.
+CPU_BFLOAT16_FAMILIES = ("gpt",)
+# The bf16/float32 matmul speed ratio auto asks of a CPU: a step holds more than matmuls
+# (casts, norms, the float32 optimizer), so a small matmul gain is no step gain.
+CPU_BFLOAT16_MIN_SPEEDUP = 2.0
 
 
-def resolve(tf, setting: str, strategy) -> str:
-    """The dtype policy for `training.mixed_precision`; `auto` looks at the strategy's devices.
+def resolve(tf, setting: str, strategy, family: str | None = None) -> str:
+    """The dtype policy for `training.mixed_precision`; see `choose`."""
+    return choose(tf, setting, strategy, family)[0]
 
-    auto: bfloat16 on a TPU, float16 on GPUs that run it fast, float32 elsewhere (on a CPU,
-    half precision only adds casts).
+
+def choose(tf, setting: str, strategy, family: str | None = None) -> tuple[str, str | None]:
+    """(dtype policy, why `auto` chose it; None for an explicit setting).
+
+    auto: bfloat16 on a TPU, float16 on GPUs that run it fast; on a CPU, bfloat16 for the
+    CPU_BFLOAT16_FAMILIES where the cached matmul probe measures bf16 fast, else float32.
+    An explicit setting never probes.
     """
     if setting != "auto":
-        return POLICIES[setting]
+        return POLICIES[setting], None
     if isinstance(strategy, tf.distribute.TPUStrategy):
-        return "mixed_bfloat16"
+        return "mixed_bfloat16", "a TPU"
     try:
         devices = strategy.extended.worker_devices
     except RuntimeError:  # the default strategy: TensorFlow places on a GPU if there is one
         devices = [device.name for device in tf.config.list_logical_devices("GPU")]
-    on_gpu = any("GPU" in device.upper() for device in devices)
-    if on_gpu and _gpus_have_tensor_cores(tf):
-        return "mixed_float16"
-    return "float32"
+    if any("GPU" in device.upper() for device in devices):
+        if _gpus_have_tensor_cores(tf):
+            return "mixed_float16", "GPUs with tensor cores"
+        return "float32", "GPUs without tensor cores"
+    if family not in CPU_BFLOAT16_FAMILIES:
+        return "float32", (f"on a CPU, auto tries bfloat16 only for model.family "
+                           f"{', '.join(CPU_BFLOAT16_FAMILIES)}")
+    return _cpu_bfloat16(tf, strategy)
+
+
+def _cpu_bfloat16(tf, strategy) -> tuple[str, str]:
+    """bfloat16 where the cached matmul probe (measured on first use) runs it fast enough."""
+    from ..train import performance
+
+    bf16 = performance.peak_flops(tf, strategy, "bfloat16")[0]
+    fp32 = performance.peak_flops(tf, strategy, "float32")[0]
+    speedup = bf16 / fp32
+    measured = (f"bf16 matmul measured {speedup:.2g}x float32 on this CPU "
+                f"({performance.with_prefix(bf16)}FLOP/s against "
+                f"{performance.with_prefix(fp32)}FLOP/s)")
+    if speedup >= CPU_BFLOAT16_MIN_SPEEDUP:
+        return "mixed_bfloat16", measured
+    return "float32", f"{measured}; auto asks {CPU_BFLOAT16_MIN_SPEEDUP:g}x"
 
 
 def _gpus_have_tensor_cores(tf) -> bool:

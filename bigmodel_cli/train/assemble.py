@@ -27,6 +27,7 @@ class Assembled:
     task: Any  # the Task (tasks/base.py) it trains for; str() is its name
     policy: str
     vectorize: Any = None  # the saved model's TextVectorization, when the two differ
+    policy_reason: str | None = None  # why training.mixed_precision: auto chose the policy
 
     def to_model_inputs(self, dataset):
         """A batched (x, y) pipeline of raw inputs, as `model` takes them."""
@@ -54,7 +55,8 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
     from . import performance
 
     training = config.training
-    policy = precision.resolve(tf, training.mixed_precision, strategy)
+    policy, policy_reason = precision.choose(tf, training.mixed_precision, strategy,
+                                             config.model.family)
     task = tasks.resolve(target, config.model.task)
     with strategy.scope(), precision.dtype_policy(policy):
         saved = models.build_model(input_spec, target, config.model, config.name)
@@ -86,4 +88,5 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
         if saved is not model:
             # Compiled too, so that a loaded checkpoint can evaluate; same optimizer object.
             saved.compile(optimizer=model.optimizer, **task.compile_arguments(target))
-    return Assembled(model=model, saved=saved, task=task, policy=policy, vectorize=vectorize)
+    return Assembled(model=model, saved=saved, task=task, policy=policy,
+                     policy_reason=policy_reason, vectorize=vectorize)

@@ -94,6 +94,7 @@ def dry_run(config: Config, verbose: bool = False, strategies: dict | None = Non
         "replicas": placement["replicas"],
         "batch_size": batch_size,
         "precision": policy,
+        "precision_reason": assembled.policy_reason,
         "input": f"{input_spec.kind} {tuple(input_spec.shape)} {input_spec.dtype}",
         "task": task.name,
         "parameters": model.count_params(),

@@ -63,10 +63,13 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     strategy = distribute.make_strategy(tf, config.distribute)
     keras_compat.apply(strategy)  # Keras 3 fixes for several replicas (keras-team/keras#20585)
     distribute.check_batch_size(config.data.batch_size, strategy.num_replicas_in_sync)
-    policy = precision.resolve(tf, config.training.mixed_precision, strategy)
-    placement = distribute.describe(strategy, config.data.batch_size, policy, role)
+    policy, reason = precision.choose(tf, config.training.mixed_precision, strategy,
+                                      config.model.family)
+    placement = distribute.describe(strategy, config.data.batch_size, policy, role, reason)
     console.print(f"{config.name}: {distribute.summary(placement)}", style="bold",
                   highlight=False)
+    if reason:
+        console.print(f"mixed precision: auto chose {policy} ({reason})", highlight=False)
     # Workers other than the chief write to a scratch directory, removed however this ends.
     run, scratch = distribute.worker_run_dir(role, run)
     failure = None  # what ended training, for process.json and failed.json (liveness.py)
