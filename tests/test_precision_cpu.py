@@ -27,7 +27,7 @@ name: lm_bf16
 seed: 3
 data: {{source: text_corpus, path: {path}, context_length: 16, batch_size: 8,
        cache_dir: {cache}, eval_batches: 4}}
-model: {{family: gpt, size: tiny}}
+model: {{family: gpt, size: tiny, embed_dim: {width}}}
 optimizer: {{name: adamw, learning_rate: 0.003}}
 training: {{epochs: 1, steps_per_epoch: 12, mixed_precision: {precision}, tensorboard: false}}
 """
@@ -42,11 +42,11 @@ def write_probe_cache(folder, float32: float, bfloat16: float) -> None:
                                  f"{device} bfloat16": bfloat16}))
 
 
-def lm_config(tmp_path, mixed_precision: str):
+def lm_config(tmp_path, mixed_precision: str, width: int = precision.CPU_BFLOAT16_MIN_WIDTH):
     (tmp_path / "corpus.txt").write_text(corpus_text(400))
     config = tmp_path / "lm.yaml"
     config.write_text(CONFIG.format(path=tmp_path / "corpus.txt", cache=tmp_path / "tokens",
-                                    precision=mixed_precision))
+                                    precision=mixed_precision, width=width))
     return config
 
 
@@ -62,12 +62,18 @@ def no_probe(monkeypatch, tmp_path):
     return tmp_path / "cache"
 
 
-def test_explicit_settings_and_other_families_never_probe(no_probe):
-    assert precision.choose(NO_TPU_TF, "off", CPU_STRATEGY, "gpt") == ("float32", None)
-    assert precision.choose(NO_TPU_TF, "mixed_bfloat16", CPU_STRATEGY, "gpt") == (
+GPT_WIDE = SimpleNamespace(family="gpt", embed_dim=precision.CPU_BFLOAT16_MIN_WIDTH)
+
+
+def test_explicit_settings_other_families_and_narrow_gpts_never_probe(no_probe):
+    assert precision.choose(NO_TPU_TF, "off", CPU_STRATEGY, GPT_WIDE) == ("float32", None)
+    assert precision.choose(NO_TPU_TF, "mixed_bfloat16", CPU_STRATEGY, GPT_WIDE) == (
         "mixed_bfloat16", None)
-    policy, reason = precision.choose(NO_TPU_TF, "auto", CPU_STRATEGY, "mlp")
-    assert policy == "float32" and "only for model.family gpt" in reason
+    for model in (SimpleNamespace(family="mlp"), SimpleNamespace(family="gpt", embed_dim=128)):
+        policy, reason = precision.choose(NO_TPU_TF, "auto", CPU_STRATEGY, model)
+        assert policy == "float32"
+        assert reason == ("on a CPU, auto tries bfloat16 only for model.family gpt of "
+                          "embed_dim >= 384: measured no faster below")
     assert not no_probe.exists()
 
 
@@ -77,12 +83,12 @@ def test_auto_measures_once_then_decides_from_the_cache(monkeypatch, tmp_path):
     measured = []
     monkeypatch.setattr(performance, "measure_matmul_flops",
                         lambda tf, device, size, dtype: measured.append(dtype) or speeds[dtype])
-    policy, reason = precision.choose(NO_TPU_TF, "auto", CPU_STRATEGY, "gpt")
+    policy, reason = precision.choose(NO_TPU_TF, "auto", CPU_STRATEGY, GPT_WIDE)
     assert (policy, sorted(measured)) == ("mixed_bfloat16", ["bfloat16", "float32"])
     assert reason == ("bf16 matmul measured 4.2x float32 on this CPU "
                       "(420 GFLOP/s against 100 GFLOP/s)")
     speeds.update(bfloat16=1.0)  # would now lose; the cache, not a new probe, decides
-    assert precision.choose(NO_TPU_TF, "auto", CPU_STRATEGY, "gpt")[0] == "mixed_bfloat16"
+    assert precision.choose(NO_TPU_TF, "auto", CPU_STRATEGY, GPT_WIDE)[0] == "mixed_bfloat16"
     assert len(measured) == 2
 
 
@@ -107,6 +113,7 @@ def test_auto_trains_a_gpt_in_bfloat16_with_float32_logits_where_the_probe_says(
     results = json.loads((run_dir / "results.json").read_text())
     assert results["distribute"]["precision"] == "mixed_bfloat16"
     assert results["distribute"]["precision_reason"] == reason
+    assert results["throughput"]["jit_compile"] is False  # XLA's CPU bf16 dots are slow
     losses = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert math.isfinite(losses[-1]["loss"]) and math.isfinite(losses[-1]["val_loss"])
     # The checkpoint loads back (its blocks keep their policy) with a bfloat16 body and

@@ -21,26 +21,30 @@ POLICIES = {"off": "float32", "mixed_float16": "mixed_float16",
 
 # float16 pays off on GPUs with tensor cores: compute capability 7.0 (Volta) and newer.
 FLOAT16_COMPUTE_CAPABILITY = (7, 0)
-# Families that auto runs in bfloat16 on a CPU whose probe passes: measured faster at the same
-# validation loss (README "Performance"). Kept short on purpose: each family added here
+# Models that auto runs in bfloat16 on a CPU whose probe passes, measured on an AMX CPU
+# (README "Language models"): a gpt of width 384 trained 1.8x faster in bf16 (without XLA,
+# whose CPU bf16 dots gain nothing; performance.choose_jit_compile), but nanoGPT's width 128
+# no faster, at the same validation loss. Kept narrow on purpose: every model added here
 # trains with other numerics on AMX machines than on the others.
 CPU_BFLOAT16_FAMILIES = ("gpt",)
+CPU_BFLOAT16_MIN_WIDTH = 384  # embed_dim
 # The bf16/float32 matmul speed ratio auto asks of a CPU: a step holds more than matmuls
 # (casts, norms, the float32 optimizer), so a small matmul gain is no step gain.
 CPU_BFLOAT16_MIN_SPEEDUP = 2.0
 
 
-def resolve(tf, setting: str, strategy, family: str | None = None) -> str:
+def resolve(tf, setting: str, strategy, model=None) -> str:
     """The dtype policy for `training.mixed_precision`; see `choose`."""
-    return choose(tf, setting, strategy, family)[0]
+    return choose(tf, setting, strategy, model)[0]
 
 
-def choose(tf, setting: str, strategy, family: str | None = None) -> tuple[str, str | None]:
+def choose(tf, setting: str, strategy, model=None) -> tuple[str, str | None]:
     """(dtype policy, why `auto` chose it; None for an explicit setting).
 
-    auto: bfloat16 on a TPU, float16 on GPUs that run it fast; on a CPU, bfloat16 for the
-    CPU_BFLOAT16_FAMILIES where the cached matmul probe measures bf16 fast, else float32.
-    An explicit setting never probes.
+    `model` is the config's model section. auto: bfloat16 on a TPU, float16 on GPUs that run
+    it fast; on a CPU, bfloat16 for the CPU_BFLOAT16_FAMILIES of CPU_BFLOAT16_MIN_WIDTH or
+    wider where the cached matmul probe measures bf16 fast, else float32. An explicit setting
+    never probes.
     """
     if setting != "auto":
         return POLICIES[setting], None
@@ -54,9 +58,11 @@ def choose(tf, setting: str, strategy, family: str | None = None) -> tuple[str, 
         if _gpus_have_tensor_cores(tf):
             return "mixed_float16", "GPUs with tensor cores"
         return "float32", "GPUs without tensor cores"
-    if family not in CPU_BFLOAT16_FAMILIES:
+    family, width = getattr(model, "family", None), getattr(model, "embed_dim", 0) or 0
+    if family not in CPU_BFLOAT16_FAMILIES or width < CPU_BFLOAT16_MIN_WIDTH:
         return "float32", (f"on a CPU, auto tries bfloat16 only for model.family "
-                           f"{', '.join(CPU_BFLOAT16_FAMILIES)}")
+                           f"{', '.join(CPU_BFLOAT16_FAMILIES)} of embed_dim >= "
+                           f"{CPU_BFLOAT16_MIN_WIDTH}: measured no faster below")
     return _cpu_bfloat16(tf, strategy)
 
 

@@ -56,7 +56,7 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
 
     training = config.training
     policy, policy_reason = precision.choose(tf, training.mixed_precision, strategy,
-                                             config.model.family)
+                                             config.model)
     task = tasks.resolve(target, config.model.task)
     with strategy.scope(), precision.dtype_policy(policy):
         saved = models.build_model(input_spec, target, config.model, config.name)

@@ -64,7 +64,7 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     keras_compat.apply(strategy)  # Keras 3 fixes for several replicas (keras-team/keras#20585)
     distribute.check_batch_size(config.data.batch_size, strategy.num_replicas_in_sync)
     policy, reason = precision.choose(tf, config.training.mixed_precision, strategy,
-                                      config.model.family)
+                                      config.model)
     placement = distribute.describe(strategy, config.data.batch_size, policy, role, reason)
     console.print(f"{config.name}: {distribute.summary(placement)}", style="bold",
                   highlight=False)
