@@ -259,7 +259,8 @@ class TrainingConfig(Section):
     tensorboard: bool = True
     mixed_precision: Literal["off", "mixed_float16", "mixed_bfloat16", "auto"] = Field(
         "off", description="auto: bfloat16 on TPU, float16 on GPUs >= 7.0; on a CPU, bfloat16 "
-                           "for gpt where a cached matmul probe finds it >= 2x float32, else off")
+                           "for gpt of embed_dim >= 384 where a cached matmul probe finds it >= 2x "
+                           "float32, else off")
     gradient_accumulation_steps: PositiveInt = Field(
         1, description="average the gradients of N batches per weight update")
     ema: Annotated[float, Field(gt=0, lt=1)] | None = Field(
