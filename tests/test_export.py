@@ -17,7 +17,8 @@ from bigmodel_cli.errors import RunError, UsageError
 from bigmodel_cli.predict import export as exporter
 from bigmodel_cli.predict import export_formats, inference
 
-KINDS = ["mlp", "cnn", "rnn", "transformer", "table"]  # vector, image, tokens, text, CSV
+# vector, image, tokens, text, CSV, and a language model's logits at every position
+KINDS = ["mlp", "cnn", "rnn", "transformer", "table", "gpt"]
 
 
 def export_quietly(run_dir, output, formats=exporter.FORMATS, **options):

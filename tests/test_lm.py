@@ -124,8 +124,10 @@ def tiny_model(**settings):
     spec = InputSpec(kind="tokens", shape=(12,), dtype="int32", vocab_size=tokenizer.vocab_size,
                      sequence_length=12, tokenizer=tokenizer.to_dict())
     target = TargetSpec("language_modeling", tokenizer.tokens())
+    # GPT-2's std, not the width-scaled default: test_rotary.py's sharpened() scales these
+    # weights to a known sharpness.
     config = GptConfig(**{"family": "gpt", "size": "tiny", "num_layers": 2, "embed_dim": 32,
-                          **settings})
+                          "init_std": 0.02, **settings})
     import keras
 
     keras.utils.set_random_seed(5)
@@ -177,6 +179,34 @@ def greedy_cached_and_full(model, prompt: list[int], count: int, context: int, d
         text.append(int(np.argmax(logits)))
         window = window + text[-1:] if len(window) < context else text[-(context // 2):]
     return cached, text[len(prompt):]
+
+
+def test_the_init_std_follows_the_width_and_old_blocks_keep_their_gelu(tiny_gpt):
+    from bigmodel_cli.config.schema import GptConfig
+    from bigmodel_cli.models.gpt_layers import CausalBlock
+
+    def std(**fields):
+        return GptConfig(family="gpt", **fields).init_std
+
+    assert (std(size="small"), std(size="base"), std(size="gpt2")) == (0.049, 0.0283, 0.02)
+    assert std(size="small", init_std=0.01) == 0.01
+    # New blocks use the tanh GELU (ONNX can convert it); a block saved before the setting
+    # existed comes back with the exact GELU and GPT-2's std it was built with.
+    assert {block.gelu for block in gpt_blocks(tiny_gpt[0])} == {"tanh"}
+    old = CausalBlock.from_config({"name": "block_0", "embed_dim": 8, "num_heads": 2,
+                                   "ff_dim": 16, "dropout": 0.0, "num_layers": 1})
+    assert (old.gelu, old.init_std, old.rotary) == ("exact", 0.02, False)
+    wide = CausalBlock(8, 2, 16, init_std=1.0)  # large weights: the GELUs' gap shows
+    x = np.random.default_rng(0).normal(size=(1, 3, 8)).astype(np.float32)
+    exact = np.asarray(wide(x))
+    wide.gelu = "tanh"
+    assert not np.allclose(np.asarray(wide(x)), exact, atol=1e-5)  # the setting is used
+
+
+def gpt_blocks(model):
+    from bigmodel_cli.models import gpt
+
+    return gpt.Parts.of(model).blocks
 
 
 def test_the_flops_count_is_six_n_plus_attention(tiny_gpt):

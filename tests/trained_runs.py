@@ -26,7 +26,8 @@ def write_people_csv(path: Path) -> Path:
 
 def trained_run(tmp_path_factory, name: str) -> Path:
     """A trained run: mlp (iris vectors), cnn (images), rnn (tokens), transformer (text),
-    table (CSV columns), gelu (an MLP with exact GELU). One epoch each."""
+    table (CSV columns), gpt (a character language model), gelu (an MLP with exact GELU).
+    One epoch each."""
     if name in _trained:
         return _trained[name]
     from bigmodel_cli.train import runner
@@ -40,6 +41,16 @@ def trained_run(tmp_path_factory, name: str) -> Path:
             f"name: table\ndata:\n  source: csv\n  path: {csv}\n  label_column: label\n"
             "  columns: {age: numeric, city: categorical, note: text}\n  batch_size: 16\n"
             "model:\n  family: mlp\n  hidden_units: [8]\n", encoding="utf-8")
+    elif name == "gpt":
+        corpus = root / "corpus.txt"
+        corpus.write_text("the cat sat on the mat. the dog ran to the log.\n" * 40,
+                          encoding="utf-8")
+        config_path = root / "gpt.yaml"
+        config_path.write_text(
+            f"name: gpt\ndata: {{source: text_corpus, path: {corpus}, context_length: 16, "
+            f"batch_size: 8, eval_batches: 2, cache_dir: {root / 'tokens'}}}\n"
+            "model: {family: gpt, size: tiny}\ntraining: {steps_per_epoch: 10}\n",
+            encoding="utf-8")
     elif name == "gelu":
         config_path = CONFIGS / "smoke" / "mlp.yaml"
         overrides.append("model.activation=gelu")

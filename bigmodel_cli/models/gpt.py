@@ -18,7 +18,7 @@ from ..config.schema import GptConfig
 from ..data.spec import TOKENS, InputSpec
 from ..errors import ConfigError
 from ..tasks.base import OUTPUT_NAME
-from .gpt_layers import CausalBlock, LearnedPositions, TokenEmbedding
+from .gpt_layers import TANH, CausalBlock, LearnedPositions, TokenEmbedding
 
 # Layer names generate.py looks up in a loaded model.
 EMBEDDING, POSITIONS, FINAL_NORM, OUTPUT_PROJECTION = ("token_embedding", "positions",
@@ -35,17 +35,19 @@ def build(features, input_spec: InputSpec, config: GptConfig):
         raise ConfigError("model.family gpt reads a text corpus; set data.source: text_corpus "
                           "(with data.path to your text)")
     length, width = input_spec.shape[0], config.embed_dim
+    std = config.init_std
     embedding = TokenEmbedding(input_spec.vocab_size, width,
-                               length if config.tie_embeddings else 0, name=EMBEDDING)
+                               length if config.tie_embeddings else 0, std, name=EMBEDDING)
     sequence = embedding(features)
     rotary = config.positions == "rotary"
     if not rotary:
-        sequence = LearnedPositions(length, width, name=POSITIONS)(sequence)
+        sequence = LearnedPositions(length, width, std, name=POSITIONS)(sequence)
     if config.dropout:
         sequence = keras.layers.Dropout(config.dropout, name="embedding_dropout")(sequence)
     for index in range(config.num_layers):
         sequence = CausalBlock(width, config.num_heads, config.ff_dim, config.dropout,
-                               config.num_layers, rotary, name=block_name(index))(sequence)
+                               config.num_layers, rotary, std, TANH,
+                               name=block_name(index))(sequence)
     sequence = keras.layers.LayerNormalization(epsilon=1e-5, name=FINAL_NORM)(sequence)
     if config.tie_embeddings:
         logits = embedding(sequence, reverse=True)

@@ -17,7 +17,10 @@ from keras import ops
 from . import rotary as rope
 
 PACKAGE = "bigmodel"
-INITIALIZER_STD = 0.02  # GPT-2's: normal(0, 0.02) for embeddings and projections
+# GPT-2's normal(0, 0.02) for embeddings and projections: the default of layers saved before
+# the std was a setting (an initializer only matters when a layer is first built).
+INITIALIZER_STD = 0.02
+EXACT, TANH = "exact", "tanh"  # GELU: exact erf, or GPT-2's tanh approximation
 
 
 def _normal(std: float = INITIALIZER_STD):
@@ -33,14 +36,14 @@ class TokenEmbedding(keras.layers.Layer):
     layer called twice has no single output shape to read it from."""
 
     def __init__(self, vocabulary_size: int, embed_dim: int, sequence_length: int = 0,
-                 **kwargs):
+                 init_std: float = INITIALIZER_STD, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size, self.embed_dim = vocabulary_size, embed_dim
-        self.sequence_length = sequence_length
+        self.sequence_length, self.init_std = sequence_length, init_std
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(shape=(self.vocabulary_size, self.embed_dim),
-                                          initializer=_normal(), name="embeddings")
+                                          initializer=_normal(self.init_std), name="embeddings")
 
     def call(self, inputs, reverse: bool = False):
         if reverse:
@@ -61,20 +64,23 @@ class TokenEmbedding(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
-                "embed_dim": self.embed_dim, "sequence_length": self.sequence_length}
+                "embed_dim": self.embed_dim, "sequence_length": self.sequence_length,
+                "init_std": self.init_std}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LearnedPositions(keras.layers.Layer):
     """Adds a learned vector per position; `start` shifts the positions (cached decoding)."""
 
-    def __init__(self, sequence_length: int, embed_dim: int, **kwargs):
+    def __init__(self, sequence_length: int, embed_dim: int, init_std: float = INITIALIZER_STD,
+                 **kwargs):
         super().__init__(**kwargs)
         self.sequence_length, self.embed_dim = sequence_length, embed_dim
+        self.init_std = init_std
 
     def build(self, input_shape=None):
         self.positions = self.add_weight(shape=(self.sequence_length, self.embed_dim),
-                                         initializer=_normal(), name="positions")
+                                         initializer=_normal(self.init_std), name="positions")
 
     def call(self, inputs, start=None):
         length = ops.shape(inputs)[1]
@@ -86,7 +92,7 @@ class LearnedPositions(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "sequence_length": self.sequence_length,
-                "embed_dim": self.embed_dim}
+                "embed_dim": self.embed_dim, "init_std": self.init_std}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -97,29 +103,33 @@ class CausalBlock(keras.layers.Layer):
     Dropout is on the residual branches (as nanoGPT's `resid_dropout`); attention weights
     are not dropped, which keeps Keras' fused attention path. With `rotary`, queries and keys
     are rotated by their position (rotary.py) before attention; the cache keeps the keys
-    rotated, so a step rotates only its own query and key. `rotary` defaults to False, the
-    config of a block saved before it existed."""
+    rotated, so a step rotates only its own query and key. The MLP's GELU is GPT-2's tanh
+    approximation in new models: exact GELU lowers to an `Erfc` op that ONNX export cannot
+    convert. `rotary`, `init_std` and `gelu` default to what a block saved before they
+    existed was."""
 
     def __init__(self, embed_dim: int, num_heads: int, ff_dim: int, dropout: float = 0.0,
-                 num_layers: int = 1, rotary: bool = False, **kwargs):
+                 num_layers: int = 1, rotary: bool = False, init_std: float = INITIALIZER_STD,
+                 gelu: str = EXACT, **kwargs):
         super().__init__(**kwargs)
         self.embed_dim, self.num_heads, self.ff_dim = embed_dim, num_heads, ff_dim
         self.dropout, self.num_layers, self.rotary = dropout, num_layers, rotary
+        self.init_std, self.gelu = init_std, gelu
         self.head_dim = embed_dim // num_heads
         # GPT-2 scales the projections into the residual stream by 1/sqrt(2 x layers).
-        residual = _normal(INITIALIZER_STD / math.sqrt(2 * num_layers))
+        residual = _normal(init_std / math.sqrt(2 * num_layers))
         # The block's own policy, not the global one: a loaded mixed-precision model is
         # rebuilt under float32, and float32 sublayers would not add to the bfloat16 stream.
         policy = self.dtype_policy
         self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy,
                                                               name="attention_norm")
-        self.qkv = keras.layers.Dense(3 * embed_dim, kernel_initializer=_normal(), dtype=policy,
-                                      name="qkv")
+        self.qkv = keras.layers.Dense(3 * embed_dim, kernel_initializer=_normal(init_std),
+                                      dtype=policy, name="qkv")
         self.attention_output = keras.layers.Dense(embed_dim, kernel_initializer=residual,
                                                    dtype=policy, name="attention_output")
         self.mlp_norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy,
                                                         name="mlp_norm")
-        self.mlp_in = keras.layers.Dense(ff_dim, activation="gelu", kernel_initializer=_normal(),
+        self.mlp_in = keras.layers.Dense(ff_dim, kernel_initializer=_normal(init_std),
                                          dtype=policy, name="mlp_in")
         self.mlp_out = keras.layers.Dense(embed_dim, kernel_initializer=residual, dtype=policy,
                                           name="mlp_out")
@@ -150,7 +160,8 @@ class CausalBlock(keras.layers.Layer):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         attended = ops.reshape(attended, (batch, length, self.embed_dim))
         x = x + self.attention_dropout(self.attention_output(attended), training=training)
-        mlp = self.mlp_out(self.mlp_in(self.mlp_norm(x)))
+        hidden = ops.gelu(self.mlp_in(self.mlp_norm(x)), approximate=self.gelu == TANH)
+        mlp = self.mlp_out(hidden)
         return x + self.mlp_dropout(mlp, training=training)
 
     def call(self, inputs, training=None):
@@ -190,4 +201,5 @@ class CausalBlock(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "embed_dim": self.embed_dim,
                 "num_heads": self.num_heads, "ff_dim": self.ff_dim, "dropout": self.dropout,
-                "num_layers": self.num_layers, "rotary": self.rotary}
+                "num_layers": self.num_layers, "rotary": self.rotary,
+                "init_std": self.init_std, "gelu": self.gelu}
