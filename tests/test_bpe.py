@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 from cli_runner import bigmodel
-from test_lm import WORDS, corpus_text, data_config
+from test_lm import WORDS, corpus_text, corpus_with_tail, data_config
 
 from bigmodel_cli.data import bpe, preset_tokenizer, text_corpus, tokenizers
 from bigmodel_cli.data.bpe import ByteLevelBPE, byte_of_character
@@ -46,11 +46,8 @@ def test_any_text_round_trips_exactly(text, tmp_path):
 
 
 def test_the_bpe_vocabulary_is_learned_from_the_training_split_only(tmp_path):
-    path = tmp_path / "corpus.txt"
-    text = corpus_text(600)
     tail = "zebra quagga жук " * 60 + "\n"  # only in the last ~10%: validation
-    path.write_text(text + tail)
-    assert len(tail) < 0.1 * len(text + tail)
+    path, text = corpus_with_tail(tmp_path, tail)
     bundle = text_corpus.load(data_config(tmp_path, path, tokenizer="bpe", vocab_size=400), 0)
     tokenizer = tokenizers.from_dict(bundle.input_spec.tokenizer)
     tokens = tokenizer.tokens()

@@ -27,6 +27,16 @@ def corpus_text(sentences: int = 1500, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def corpus_with_tail(tmp_path, tail: str):
+    """(a grammar corpus file ending in `tail`, the text before the tail): the tail lies
+    wholly in the last 10% (validation), for proving a tokenizer learns from training only."""
+    path = tmp_path / "corpus.txt"
+    text = corpus_text(600)
+    path.write_text(text + tail)
+    assert len(tail) < 0.1 * len(text + tail)
+    return path, text
+
+
 def data_config(tmp_path, path, **settings):
     return DataConfig(**{"source": "text_corpus", "path": str(path), "context_length": 16,
                          "batch_size": 4, "cache_dir": str(tmp_path / "cache"), **settings})

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from cli_runner import bigmodel
-from test_lm import WORDS, corpus_text, data_config
+from test_lm import WORDS, corpus_text, corpus_with_tail, data_config
 
 from bigmodel_cli.data import text_corpus, tokenizers
 from bigmodel_cli.data.wordpiece import WordPieceTokenizer
@@ -20,11 +20,8 @@ def split_tokens(bundle, name):
 
 
 def test_the_vocabulary_is_learned_from_the_training_split_only(tmp_path):
-    path = tmp_path / "corpus.txt"
-    text = corpus_text(600)
     tail = "zebra quagga " * 90 + "\n"  # only in the last ~10%: validation
-    path.write_text(text + tail)
-    assert len(tail) < 0.1 * len(text + tail)
+    path, text = corpus_with_tail(tmp_path, tail)
     bundle = text_corpus.load(data_config(tmp_path, path, tokenizer="wordpiece",
                                           vocab_size=200), 0)
     tokenizer = tokenizers.from_dict(bundle.input_spec.tokenizer)
