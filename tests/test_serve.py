@@ -177,6 +177,29 @@ def test_the_batcher_splits_rows_back_and_runs_oversized_requests_alone():
     assert sizes == [3, 6, 1]  # 1 + 2 together; 6 > max_batch alone; then the last one
 
 
+def test_a_batch_closes_when_requests_stop_coming_not_at_the_timeout():
+    sizes = []
+
+    async def scenario():
+        # A long timeout and room for 32: three requests that came together must not wait
+        # it out, and a fourth that comes later than the idle gap starts the next batch.
+        batcher = Batcher(lambda batch: batch, max_batch=32, timeout=2.0, observe=sizes.append)
+        batcher.start()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        together = asyncio.gather(*(batcher.predict(np.ones((1, 1)), 1) for _ in range(3)))
+        await asyncio.sleep(0.2)
+        later = await batcher.predict(np.ones((1, 1)), 1)
+        await together
+        seconds = loop.time() - started
+        await batcher.stop()
+        return seconds, later
+
+    seconds, later = asyncio.run(scenario())
+    assert sizes == [3, 1] and later.shape == (1, 1)
+    assert seconds < 1.0  # not held for the 2 s timeout
+
+
 def test_images_as_pixels_or_base64_bytes_give_the_same_rows(tmp_path_factory):
     import tensorflow as tf
 
