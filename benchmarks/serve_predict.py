@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from serve import ENVIRONMENT, MODES, REPO, _bodies, _drive, _instances, serving
+from serve_client import ENVIRONMENT, MODES, REPO, _bodies, _drive, _instances, serving
 
 ARRAY_DTYPES = {"image": np.uint8, "tokens": np.int32, "vector": np.float32}
 
