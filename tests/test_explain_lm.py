@@ -84,9 +84,20 @@ def test_scores_add_up_and_the_last_token_counts(lm_run):
 def test_byte_tokens_are_joined_into_characters():
     tokenizer = tokenizers.ByteTokenizer()
     ids = tokenizer.encode("né!")  # é is two bytes
-    parts = explain_lm._characters(tokenizer, "né!", ids, np.array([0.5, 0.25, 0.125, 1.0]))
+    parts = explain_lm._parts(tokenizer, "né!", ids, np.array([0.5, 0.25, 0.125, 1.0]))
     assert [(name, score) for name, _, score in parts] == [("n", 0.5), ("é", 0.375), ("!", 1.0)]
     assert parts[1][1] == f"{ids[1]} {ids[2]}"
+
+
+def test_subword_tokens_are_parts_of_their_own_as_they_decode():
+    from bigmodel_cli.data.bpe import ByteLevelBPE
+
+    tokenizer = ByteLevelBPE.learn(lambda: ["the house and the horse\n"] * 50, 300)
+    ids = tokenizer.encode("the house")
+    assert len(ids) == 2  # learned: 'the', ' house'
+    parts = explain_lm._parts(tokenizer, "the house", ids, np.array([0.5, 2.0]))
+    assert parts == [("the", str(ids[0]), 0.5), (" house", str(ids[1]), 2.0)]
+    assert "".join(name for name, _, _ in parts) == "the house"  # the separator is ""
 
 
 def test_the_cli_writes_coloured_characters_html_and_json(lm_run, tmp_path):

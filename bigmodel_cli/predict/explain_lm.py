@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data import tokenizers
 from ..data.spec import InputSpec, TargetSpec
+from ..data.wordpiece import WORDPIECE
 from ..errors import UsageError
 from ..tasks.language_modeling import PADDING_ID
 from .attribution import attribute
@@ -83,14 +84,20 @@ def explain_prompts(model, spec: InputSpec, target_spec: TargetSpec, prompts: li
             predicted={"class": names[predicted],
                        "probability": float(probabilities[predicted])},
             target=names[chosen], attribution=found,
-            parts=_characters(tokenizer, prompt or "\n", ids, per_token), separator=""))
+            parts=_parts(tokenizer, prompt or "\n", ids, per_token),
+            separator=" " if tokenizer.kind == WORDPIECE else ""))
     return explanations
 
 
-def _characters(tokenizer, prompt: str, ids: np.ndarray, scores: np.ndarray):
-    """(character, ids, score) per character of the prompt's kept end: a char tokenizer's
-    tokens are the characters as written (an unknown one too); a byte tokenizer's bytes are
-    joined into their UTF-8 characters, the scores added."""
+def _parts(tokenizer, prompt: str, ids: np.ndarray, scores: np.ndarray):
+    """(text, ids, score) per part of the prompt's kept end: a char tokenizer's tokens are the
+    characters as written (an unknown one too); a byte tokenizer's bytes are joined into their
+    UTF-8 characters, the scores added; a subword tokenizer's tokens are parts of their own,
+    each as it decodes alone (a BPE token keeps its leading space, so they join with nothing;
+    wordpiece words join with a space, shown by the separator)."""
+    if tokenizer.kind not in (tokenizers.CHAR, tokenizers.BYTE):
+        return [(tokenizer.decode([int(token)]), str(int(token)), float(score))
+                for token, score in zip(ids, scores, strict=True)]
     if tokenizer.kind == tokenizers.CHAR:
         written = prompt[-len(ids):]
         return [(character, str(int(token)), float(score))
