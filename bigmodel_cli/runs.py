@@ -41,7 +41,7 @@ OWN_FILES = (
     "cache/*-*.u8", "cache/*-*.json",
     "process.json", "failed.json", "plots/*.png", "report.html",
     "explanations/explanations.html", "explanations/explanations.json",
-    "explanations/[0-9][0-9][0-9]-*.png", "explanations/grid.png",
+    "explanations/[0-9][0-9][0-9]*-*.png", "explanations/grid.png",
 )
 # Its folders, deepest first: removed once nothing else is left in them.
 OWN_FOLDERS = ("logs/train", "logs/validation", "logs", "checkpoints", "backup", "cache",

@@ -226,6 +226,19 @@ def test_a_hugging_face_tokenizer_json_is_read_as_its_library_reads_it(tmp_path,
     library.save(str(tmp_path / "tokenizer.json"))
     with pytest.raises(ConfigError, match="not a byte-level BPE tokenizer"):
         preset_tokenizer.load(str(tmp_path))
+    # A space added before each piece would give ids the whole text does not have.
+    library.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    library.save(str(tmp_path / "tokenizer.json"))
+    with pytest.raises(ConfigError, match="add_prefix_space: true"):
+        preset_tokenizer.load(str(tmp_path))
+
+
+def test_text_without_spaces_after_words_is_still_cut_into_bounded_pieces():
+    text = "日本語の文です。\n" * 200  # no space or newline after a letter: no last_cut
+    assert bpe.last_cut(text[:40]) == 0
+    pieces = list(bpe.between_words(text, size=40))
+    assert "".join(pieces) == text and max(map(len, pieces)) <= 160 and len(pieces) > 10
+    assert list(bpe.between_words("x" * 100, size=10)) == ["x" * 40, "x" * 40, "x" * 20]
 
 
 def test_a_tiny_gpt_trains_with_a_preset_and_the_cache_follows_its_contents(
@@ -256,3 +269,11 @@ def test_a_tiny_gpt_trains_with_a_preset_and_the_cache_follows_its_contents(
     bundle = text_corpus.load(config.model_copy(update={"tokenizer_preset": str(edited)}), 0)
     assert len(list((tmp_path / "cache").iterdir())) == 2
     assert bundle.input_spec.vocab_size == len(gpt2_style(more)) + 1
+
+
+def test_the_corpus_reader_gives_up_waiting_for_a_cut_between_words(monkeypatch):
+    monkeypatch.setattr(text_corpus, "HELD_CHARACTERS", 100)
+    reads = ["日本語の文です。\n" * 5] * 40  # read chunks with no space after a letter
+    chunks = list(text_corpus._word_chunks(reads, None))
+    assert "".join(text for text, _ in chunks) == "".join(reads)
+    assert max(len(text) for text, _ in chunks) <= 100 + len(reads[0])  # held, not the file

@@ -119,9 +119,9 @@ def between_words(text: str, size: int | None = None):
     size = size or PIECE_CHARACTERS
     while len(text) > size:
         cut = last_cut(text[:size])
-        if not cut:  # a word longer than `size`: the first place after it, else the rest
-            found = AFTER_WORD.search(text, size)
-            cut = found.end() if found else len(text)
+        if not cut:  # a word longer than `size`: the first place after it, within 4 sizes
+            found = AFTER_WORD.search(text, size, 4 * size)
+            cut = found.end() if found else forced_cut(text[:4 * size])
         yield text[:cut]
         text = text[cut:]
     if text:
@@ -141,6 +141,13 @@ def last_cut(text: str) -> int:
     return 0
 
 
+def forced_cut(text: str) -> int:
+    """Where to cut text that has no last_cut (no space after a letter or digit: Chinese or
+    Japanese text, say): its last whitespace, else its end. Memory stays bounded; the pieces'
+    tokens may differ from the whole text's by a token at the cut."""
+    return max(text.rfind(" "), text.rfind("\n"), 0) or len(text)
+
+
 def _token_bytes(tokenizer, definition: str, where: str) -> list[bytes]:
     """The bytes of each library id: a vocabulary token through GPT-2's alphabet, an added
     (special) token as its UTF-8 text. A tokenizer that is not byte-level is refused: its
@@ -150,6 +157,10 @@ def _token_bytes(tokenizer, definition: str, where: str) -> list[bytes]:
         raise ConfigError(f"{where}: not a byte-level BPE tokenizer (its pre-tokenizer and "
                           "decoder must be ByteLevel, as GPT-2's are); use data.tokenizer: bpe "
                           "to learn one")
+    if _adds_prefix_space(values.get("pre_tokenizer")):
+        raise ConfigError(f"{where}: its ByteLevel pre-tokenizer has add_prefix_space: true, "
+                          "which would add a space before every piece of text bigmodel "
+                          "encodes; set it to false in tokenizer.json (GPT-2's is false)")
     alphabet = byte_of_character()
     added = {index: token.content for index, token in
              tokenizer.get_added_tokens_decoder().items()}
@@ -172,3 +183,11 @@ def _uses_byte_level(part) -> bool:
         return False
     inner = part.get("pretokenizers") or part.get("decoders") or []
     return part.get("type") == "ByteLevel" or any(_uses_byte_level(one) for one in inner)
+
+
+def _adds_prefix_space(part) -> bool:
+    """Whether a pre-tokenizer (JSON) is, or holds, a ByteLevel one that adds a space."""
+    if not isinstance(part, dict):
+        return False
+    return (part.get("type") == "ByteLevel" and bool(part.get("add_prefix_space"))) or any(
+        _adds_prefix_space(one) for one in part.get("pretokenizers") or [])

@@ -26,7 +26,7 @@ from ..errors import ConfigError, DataError, RunError
 from ..tasks.names import LANGUAGE_MODELING
 from . import preset_tokenizer, tokenizers
 from .bad_files import BadFiles
-from .bpe import BPE, PRESET, ByteLevelBPE, last_cut
+from .bpe import BPE, PRESET, ByteLevelBPE, forced_cut, last_cut
 from .bundle import DataBundle
 from .spec import TOKENS, InputSpec, TargetSpec
 from .stores import files_key, human_bytes
@@ -34,6 +34,8 @@ from .token_windows import TokenWindows
 from .wordpiece import DEFAULT_VOCAB_SIZE, WORDPIECE, WordPieceTokenizer
 
 CHUNK_BYTES = 1 << 24  # 16 MB read, checked and tokenized at a time
+# Text held back waiting for a cut between words gives up at this size (bpe.forced_cut).
+HELD_CHARACTERS = 4 * CHUNK_BYTES
 FORMAT = 1  # of the cache folder; a new layout changes it
 LEARNED = {WORDPIECE: WordPieceTokenizer, BPE: ByteLevelBPE}  # from the training split
 SUBWORDS = (WORDPIECE, BPE, PRESET)  # read in chunks that end between words
@@ -195,6 +197,8 @@ def _word_chunks(texts, boundary: int | None):
                 held = ""
             held_training, seen, held = in_training, seen + len(part), held + part
             end = last_cut(held)
+            if not end and len(held) > HELD_CHARACTERS:
+                end = forced_cut(held)
             if end:
                 yield held[:end], in_training
                 held = held[end:]

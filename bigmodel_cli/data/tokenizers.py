@@ -116,7 +116,9 @@ def save_beside(values: dict, folder: Path) -> dict:
     folder/tokenizer.json (atomically), the values keep its file name and sha256."""
     if "definition" not in values:
         return values
-    atomic.write_text(Path(folder) / TOKENIZER_FILE, values["definition"])
+    # Bytes, not text: no newline translation anywhere, so the recorded sha256 holds.
+    with atomic.atomic_path(Path(folder) / TOKENIZER_FILE) as temporary:
+        temporary.write_bytes(values["definition"].encode("utf-8"))
     return {**{key: value for key, value in values.items() if key != "definition"},
             "file": TOKENIZER_FILE}
 
