@@ -141,7 +141,8 @@ def test_500_malformed_requests_in_a_row_then_a_correct_answer(client):
 
 
 def test_concurrent_requests_are_batched_into_one_model_call(served):
-    with client_for(served, max_batch=64, batch_timeout=0.2) as test_client:
+    # No idle gap: on a busy machine 8 threads may come more than 1 ms apart.
+    with client_for(served, max_batch=64, batch_timeout=0.2, batch_idle=0) as test_client:
         def one(index):
             body = {"instances": [IRIS[index % 3]]}
             return test_client.post("/v1/models/smoke_mlp:predict", json=body).json()
@@ -180,10 +181,10 @@ def test_the_batcher_splits_rows_back_and_runs_oversized_requests_alone():
 def test_a_batch_closes_when_requests_stop_coming_not_at_the_timeout():
     sizes = []
 
-    async def scenario():
-        # A long timeout and room for 32: three requests that came together must not wait
-        # it out, and a fourth that comes later than the idle gap starts the next batch.
-        batcher = Batcher(lambda batch: batch, max_batch=32, timeout=2.0, observe=sizes.append)
+    async def scenario(timeout, **idle):
+        # Room for 32: three requests that came together, then a fourth 0.2 s later.
+        batcher = Batcher(lambda batch: batch, max_batch=32, timeout=timeout,
+                          observe=sizes.append, **idle)
         batcher.start()
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -195,9 +196,14 @@ def test_a_batch_closes_when_requests_stop_coming_not_at_the_timeout():
         await batcher.stop()
         return seconds, later
 
-    seconds, later = asyncio.run(scenario())
+    # The default idle gap: the three do not wait out the 2 s timeout, the fourth comes alone.
+    seconds, later = asyncio.run(scenario(2.0))
     assert sizes == [3, 1] and later.shape == (1, 1)
-    assert seconds < 1.0  # not held for the 2 s timeout
+    assert seconds < 1.0
+    # idle 0: the first waits the whole timeout, so the fourth joins it.
+    sizes.clear()
+    seconds, _ = asyncio.run(scenario(0.5, idle=0))
+    assert sizes == [4] and seconds >= 0.5
 
 
 def test_images_as_pixels_or_base64_bytes_give_the_same_rows(tmp_path_factory):

@@ -28,8 +28,12 @@ def serve(source: Annotated[Path, typer.Argument(
           max_batch: Annotated[int, typer.Option(
               min=1, metavar="B", help="Examples per model call; 1 turns batching off.")] = 32,
           batch_timeout_ms: Annotated[float, typer.Option(
-              min=0, metavar="T", help="How long a request waits for others to batch with.")
+              min=0, metavar="T", help="The longest a request waits for others to batch with.")
           ] = 5.0,
+          batch_idle_ms: Annotated[float, typer.Option(
+              min=0, metavar="I",
+              help="A batch also closes when no request has come for this long (0: wait the "
+                   "whole timeout).")] = 1.0,
           max_body_mb: Annotated[float, typer.Option(
               min=0.001, metavar="M", help="Largest request body; larger ones get a 413.")
           ] = 4.0,
@@ -57,7 +61,7 @@ def serve(source: Annotated[Path, typer.Argument(
         stderr.print(f"warning: listening on {host}: reachable from other machines, and "
                      "bigmodel serve has no authentication", style="yellow")
     limits = server.Limits(max_batch, batch_timeout_ms / 1000, int(max_body_mb * 1024 * 1024),
-                           max_instances)
+                           max_instances, batch_idle_ms / 1000)
 
     def echo(line: str) -> None:
         stderr.print(line)

@@ -34,6 +34,7 @@ class Limits:
     batch_timeout: float = 0.005  # seconds the first request of a batch waits for company
     max_body: int = 4 * 1024 * 1024  # bytes
     max_instances: int = 1024  # per request
+    batch_idle: float = 0.001  # seconds without a new request that close a batch (0: never)
 
 
 class HTTPError(Exception):
@@ -58,7 +59,7 @@ def create_app(model: ServedModel, limits: Limits, workers: int = 1):
     @contextlib.asynccontextmanager
     async def lifespan(app):
         state["batcher"] = Batcher(model.predict, limits.max_batch, limits.batch_timeout,
-                                   metrics.batch)
+                                   metrics.batch, limits.batch_idle)
         state["batcher"].start()
         yield
         await state["batcher"].stop()
@@ -200,7 +201,9 @@ def startup_line(name: str, kind: str, source: str, host: str, port: int, limits
         f"{workers} worker processes, each with its own copy of the model and its own batches"
     return (f"serving {name} ({kind} {source}) on http://{address}:{port}/v1/models/{name}"
             f":predict; {processes}; batches of up to {limits.max_batch} "
-            f"(waiting {limits.batch_timeout * 1000:g} ms)")
+            f"(waiting up to {limits.batch_timeout * 1000:g} ms"
+            + (f", or {limits.batch_idle * 1000:g} ms without a new request)"
+               if limits.batch_idle else ")"))
 
 
 def run(model: ServedModel, host: str, port: int, limits: Limits, echo) -> None:

@@ -2,7 +2,8 @@
 
 Each request puts its batch on a queue and awaits a future. One worker task takes the first
 waiting request, then gathers more until `max_batch` examples are waiting, `timeout` seconds
-have passed since the first, or no request has come for IDLE_GAP seconds; it concatenates
+have passed since the first, or no request has come for `idle` seconds (IDLE_GAP unless
+set; 0 waits for the whole timeout); it concatenates
 them, runs the model once in a worker thread (the event loop keeps accepting requests
 meanwhile) and hands each request its own rows back. A request larger than `max_batch` runs
 alone. max_batch 1 turns batching off.
@@ -33,8 +34,9 @@ class _Pending:
 
 class Batcher:
     def __init__(self, run: Callable[[object], np.ndarray], max_batch: int, timeout: float,
-                 observe: Callable[[int], None] = lambda size: None):
+                 observe: Callable[[int], None] = lambda size: None, idle: float = IDLE_GAP):
         self.run, self.max_batch, self.timeout, self.observe = run, max_batch, timeout, observe
+        self.idle = idle
         self.queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.worker: asyncio.Task | None = None
@@ -73,7 +75,8 @@ class Batcher:
                     # can drop the item it was receiving (Python 3.11), and hang its request.
                     self.arrived.clear()
                     try:
-                        await asyncio.wait_for(self.arrived.wait(), min(remaining, IDLE_GAP))
+                        await asyncio.wait_for(self.arrived.wait(),
+                                               min(remaining, self.idle or remaining))
                     except TimeoutError:
                         break
                     continue
