@@ -191,7 +191,7 @@ def greedy_cached_and_full(model, prompt: list[int], count: int, context: int, d
     return cached, text[len(prompt):]
 
 
-def test_the_init_std_follows_the_width_and_old_blocks_keep_their_gelu(tiny_gpt):
+def test_the_init_std_follows_the_width_and_old_blocks_keep_their_gelu(tiny_gpt, tmp_path):
     from bigmodel_cli.config.schema import GptConfig
     from bigmodel_cli.models.gpt_layers import CausalBlock
 
@@ -206,6 +206,14 @@ def test_the_init_std_follows_the_width_and_old_blocks_keep_their_gelu(tiny_gpt)
     old = CausalBlock.from_config({"name": "block_0", "embed_dim": 8, "num_heads": 2,
                                    "ff_dim": 16, "dropout": 0.0, "num_layers": 1})
     assert (old.gelu, old.init_std, old.rotary) == ("exact", 0.02, False)
+    # A run's config.yaml from before model.gelu resumes with the GELU it was built with.
+    from bigmodel_cli.config import loading
+
+    saved = tmp_path / "config.yaml"
+    saved.write_text(f"name: old\ndata: {{source: text_corpus, path: {tmp_path / 'c.txt'}}}\n"
+                     "model: {family: gpt, size: tiny}\n")
+    assert loading.load_saved(saved).model.gelu == "exact"
+    assert GptConfig(family="gpt").gelu == "tanh"  # what a new config builds
     wide = CausalBlock(8, 2, 16, init_std=1.0)  # large weights: the GELUs' gap shows
     x = np.random.default_rng(0).normal(size=(1, 3, 8)).astype(np.float32)
     exact = np.asarray(wide(x))

@@ -66,8 +66,13 @@ def _raise(lines: list[str]) -> None:
 
 def load_saved(path: str | Path) -> Config:
     """The config.yaml of a run directory. Runs written before `data` was keyed on `source`
-    list every data key; those the source does not take, left at their defaults, are dropped."""
+    list every data key; those the source does not take, left at their defaults, are dropped.
+    A gpt saved before `model.gelu` existed was built with the exact GELU: so it stays, and
+    resuming it with today's default (tanh) is reported as the change it is."""
     raw, origins = resolve(path)
+    model = raw.get("model")
+    if isinstance(model, dict) and model.get("family") == "gpt":
+        model.setdefault("gelu", "exact")
     data = raw.get("data")
     data_class = DATA_CLASSES.get(data.get("source")) if isinstance(data, dict) else None
     if data_class is not None:

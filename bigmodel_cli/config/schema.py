@@ -144,6 +144,9 @@ class GptConfig(Section):
     positions: Literal["learned", "rotary"] = Field(
         "learned", description="learned: a vector per position added to the tokens; rotary: "
                                "queries and keys rotated by position (RoPE), no weights")
+    gelu: Literal["tanh", "exact"] = Field(
+        "tanh", description="the MLP's GELU: GPT-2's tanh approximation (ONNX export converts "
+                            "it) or the exact erf one (a run saved before this setting)")
     init_std: PositiveFloat | None = Field(
         None, description="std of the normal initializer of embeddings and projections; "
                           "null: 0.02 x sqrt(768 / embed_dim), GPT-2's 0.02 at its width")

@@ -18,7 +18,7 @@ from ..config.schema import GptConfig
 from ..data.spec import TOKENS, InputSpec
 from ..errors import ConfigError
 from ..tasks.base import OUTPUT_NAME
-from .gpt_layers import TANH, CausalBlock, LearnedPositions, TokenEmbedding
+from .gpt_layers import CausalBlock, LearnedPositions, TokenEmbedding
 
 # Layer names generate.py looks up in a loaded model.
 EMBEDDING, POSITIONS, FINAL_NORM, OUTPUT_PROJECTION = ("token_embedding", "positions",
@@ -46,7 +46,7 @@ def build(features, input_spec: InputSpec, config: GptConfig):
         sequence = keras.layers.Dropout(config.dropout, name="embedding_dropout")(sequence)
     for index in range(config.num_layers):
         sequence = CausalBlock(width, config.num_heads, config.ff_dim, config.dropout,
-                               config.num_layers, rotary, std, TANH,
+                               config.num_layers, rotary, std, config.gelu,
                                name=block_name(index))(sequence)
     sequence = keras.layers.LayerNormalization(epsilon=1e-5, name=FINAL_NORM)(sequence)
     if config.tie_embeddings:
