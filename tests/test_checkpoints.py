@@ -59,6 +59,7 @@ def test_restore_brings_back_weights_and_optimizer_step(tmp_path):
     fresh = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     fresh.compile(optimizer="adam", loss="mse")
     weights, state = checkpoints.latest_backup(tmp_path, print)
+    assert state.precision == "float32"  # the policy trained under, kept by a resume
     checkpoints.restore(fresh, weights, state)
     assert int(fresh.optimizer.iterations) == int(model.optimizer.iterations) == 1
     for expected, actual in zip(model.get_weights(), fresh.get_weights(), strict=True):

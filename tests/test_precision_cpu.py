@@ -37,7 +37,7 @@ def write_probe_cache(folder, float32: float, bfloat16: float) -> None:
     """The peak-FLOPs cache (train/performance.py) as if this CPU had been measured."""
     device = performance.device_description(None, "cpu")
     cache = folder / "bigmodel" / "peak_flops.json"
-    cache.parent.mkdir(parents=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({f"{device} float32": float32,
                                  f"{device} bfloat16": bfloat16}))
 
@@ -129,3 +129,13 @@ def test_auto_trains_a_gpt_in_bfloat16_with_float32_logits_where_the_probe_says(
     logits = model(np.ones((2, 16), np.int32))
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
     assert np.isfinite(keras.ops.convert_to_numpy(logits)).all()
+
+    # Probed again as slow (another machine, say): the run goes on as it trained so far.
+    write_probe_cache(tmp_path, float32=1.44e11, bfloat16=4.3e10)
+    extended = bigmodel("train", lm_config(tmp_path, "auto"), "--run-dir", run_dir, "--extend",
+                        "--set", "training.epochs=2")
+    assert extended.returncode == 0, extended.stderr
+    assert ("mixed precision: auto chose mixed_bfloat16 (as this run trained so far; here auto "
+            "would choose float32)") in extended.stdout
+    results = json.loads((run_dir / "results.json").read_text())
+    assert (results["epochs"], results["distribute"]["precision"]) == (2, "mixed_bfloat16")

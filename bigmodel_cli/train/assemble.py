@@ -40,7 +40,8 @@ class Assembled:
 
 
 def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: TargetSpec,
-                   steps_per_epoch: int, step_in_epoch: int = 0, privacy=None) -> Assembled:
+                   steps_per_epoch: int, step_in_epoch: int = 0, privacy=None,
+                   chosen_precision: tuple[str, str | None] | None = None) -> Assembled:
     """The model built and compiled inside the strategy's scope.
 
     `steps_per_epoch` sizes decay schedules; `step_in_epoch` is where a resumed run starts
@@ -55,8 +56,9 @@ def compiled_model(tf, config: Config, strategy, input_spec: InputSpec, target: 
     from . import performance
 
     training = config.training
-    policy, policy_reason = precision.choose(tf, training.mixed_precision, strategy,
-                                             config.model)
+    # `chosen_precision`: the runner's (policy, reason), which a resumed run may have kept.
+    policy, policy_reason = chosen_precision or precision.choose(
+        tf, training.mixed_precision, strategy, config.model)
     task = tasks.resolve(target, config.model.task)
     with strategy.scope(), precision.dtype_policy(policy):
         saved = models.build_model(input_spec, target, config.model, config.name)

@@ -34,6 +34,7 @@ class TrainingState:
     callbacks: dict = field(default_factory=dict)  # name -> state of a stateful callback
     seed_states: dict = field(default_factory=dict)  # variable path -> random-generator state
     weights_sha256: str = ""
+    precision: str = ""  # the dtype policy trained under ("": a backup from before this field)
 
 
 def save_backup(model, backup_dir: Path, state: TrainingState) -> Path:
@@ -42,6 +43,7 @@ def save_backup(model, backup_dir: Path, state: TrainingState) -> Path:
     with atomic.atomic_path(weights) as temporary:
         model.save_weights(temporary)
     state.weights_sha256 = _sha256(weights)
+    state.precision = model.dtype_policy.name
     state.seed_states = {variable.path: variable.numpy().tolist()
                          for variable in _seed_variables(model)}
     atomic.write_text(weights.with_name(f"state-{state.global_step:09d}.json"),

@@ -120,6 +120,15 @@ def _finished(run: RunDir, results: dict, new: dict, force: bool, extend: bool,
     return Start("extend", run.last, state, read_json(best) if best.exists() else None)
 
 
+def trained_precision(run: RunDir, start: Start) -> str | None:
+    """The dtype policy a resumed or extended run trained under so far, where it is known."""
+    if start.state is not None and start.state.precision:
+        return start.state.precision
+    if start.kind == "extend" and run.results.exists():
+        return (read_json(run.results).get("distribute") or {}).get("precision")
+    return None
+
+
 def check_steps_per_epoch(start: Start, steps_per_epoch: int) -> None:
     """An extended run must count steps as the finished one did (same data, same batch)."""
     if start.kind == "extend" and start.state.global_step != start.state.epoch * steps_per_epoch:

@@ -65,6 +65,11 @@ def train(config: Config, run_dir: Path, console: Console, verbose: bool = False
     distribute.check_batch_size(config.data.batch_size, strategy.num_replicas_in_sync)
     policy, reason = precision.choose(tf, config.training.mixed_precision, strategy,
                                       config.model)
+    earlier = resume.trained_precision(run, begin)
+    if reason and earlier and earlier != policy:
+        # auto decides from this machine's probe: a run that moved, or whose probe was measured
+        # again, keeps the precision it has trained under.
+        policy, reason = earlier, f"as this run trained so far; here auto would choose {policy}"
     placement = distribute.describe(strategy, config.data.batch_size, policy, role, reason)
     console.print(f"{config.name}: {distribute.summary(placement)}", style="bold",
                   highlight=False)
@@ -135,7 +140,8 @@ def _train(tf, config: Config, run: RunDir, begin: resume.Start, console: Consol
     privacy = private.plan_for(config, bundle.sizes["train"], steps_per_epoch, strategy, console)
     assembled = assemble.compiled_model(
         tf, config, strategy, bundle.input_spec, bundle.target, steps_per_epoch,
-        begin.state.step_in_epoch if begin.state else 0, privacy)
+        begin.state.step_in_epoch if begin.state else 0, privacy,
+        (placement["precision"], placement["precision_reason"]))
     model, task = assembled.model, assembled.task
     frozen = model.count_params() - _trainable_parameters(model)
     console.print(f"model: {config.model.family}, {model.count_params():,} parameters"
